@@ -1,0 +1,1 @@
+"""Offline Chinese document question answering with exact citations."""

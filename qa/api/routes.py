@@ -1,0 +1,137 @@
+"""HTTP routes. Handlers are plain `def`: FastAPI runs them in its thread pool, so
+CPU-bound retrieval never blocks the event loop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from qa.api.schemas import (
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    AnswerCitation,
+    AskRequest,
+    AskResponse,
+    Citation,
+    DocumentMeta,
+    DocumentOut,
+    ErrorResponse,
+    Health,
+    ModeField,
+    PassageDetail,
+    PassageOut,
+    SearchResponse,
+    clean_question,
+)
+from qa.schema import Hit
+from qa.service import AskResult, QAService
+
+log = logging.getLogger(__name__)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "请求参数无效（指明字段和原因）"},
+    413: {"model": ErrorResponse, "description": "请求体过大"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "不存在的 id"}}
+
+router = APIRouter()
+
+
+def get_service(request: Request) -> QAService:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[QAService, Depends(get_service)]
+
+
+def _passages(service: QAService, hits: list[Hit]) -> list[PassageOut]:
+    docs = service.state.documents_by_id
+    return [PassageOut.of(hit, docs[hit.passage.doc_id]) for hit in hits]
+
+
+@router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["问答"], summary="提问并获得带引用的答案")
+def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+    started = time.perf_counter()
+    if service.settings.log_questions:
+        log.info("ask: %s", body.question)
+    result = service.ask(body.question, body.top_k, body.mode)
+    return ask_response(service, body.question, result, started)
+
+
+def ask_response(service: QAService, question: str, result: AskResult, started: float) -> AskResponse:
+    """The /ask body; `qa ask --json` prints the same."""
+    return AskResponse(
+        question=question,
+        answer=result.answer.text,
+        answerable=result.answer.answerable,
+        confidence=result.answer.confidence,
+        reason=result.answer.reason,
+        passages=_passages(service, result.search.hits),
+        answer_citations=[AnswerCitation.of(s) for s in result.answer.spans],
+        timings=result.search.timings,
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+@router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["检索"], summary="检索相关段落（不生成答案）")
+def search(
+    service: ServiceDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询", examples=["5G覆盖哪些区域"])],
+    k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="返回的段落数")] = 5,
+    mode: Annotated[ModeField, Query(description="dense | bm25 | hybrid")] = "hybrid",
+) -> SearchResponse:
+    started = time.perf_counter()
+    try:
+        query = clean_question(q)
+    except ValueError as exc:
+        raise RequestValidationError([{"loc": ("query", "q"), "msg": str(exc), "type": "value_error"}]) from None
+    result = service.search(query, k, mode)
+    return SearchResponse(
+        query=query,
+        passages=_passages(service, result.hits),
+        timings=result.timings,
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+@router.get("/passages/{passage_id}", response_model=PassageDetail, responses=NOT_FOUND, tags=["原文"])
+def passage(service: ServiceDep, passage_id: Annotated[str, Path(max_length=300)]) -> PassageDetail:
+    p = service.passage(passage_id)
+    doc = service.document(p.doc_id)
+    return PassageDetail(
+        id=p.id,
+        text=p.text,
+        citation=Citation(doc_id=doc.doc_id, title=doc.title, doc_number=doc.doc_number,
+                          section=p.section, paragraph=p.paragraph, start=p.start, end=p.end),
+    )
+
+
+@router.get("/documents", response_model=list[DocumentMeta], tags=["原文"], summary="文档列表")
+def documents(service: ServiceDep) -> list[DocumentMeta]:
+    return [DocumentMeta.of(d) for d in service.documents()]
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=NOT_FOUND, tags=["原文"],
+            summary="文档全文（逐字，用于核对和高亮引用）")
+def document(service: ServiceDep, doc_id: Annotated[str, Path(max_length=300)]) -> DocumentOut:
+    doc = service.document(doc_id)
+    return DocumentOut(**doc.metadata(), text=doc.text)
+
+
+@router.get("/health", response_model=Health, tags=["运维"], summary="进程存活与索引概况")
+def health(service: ServiceDep) -> Health:
+    state = service.state
+    manifest = state.built.manifest
+    return Health(
+        status="ok",
+        documents=len(state.built.documents),
+        passages=len(state.built.passages),
+        model=manifest.model_id,
+        inference=service.encoder.backend,
+        index_version=manifest.version,
+        index_built_at=dt.datetime.fromtimestamp(manifest.built_at, dt.UTC).isoformat(timespec="seconds"),
+    )

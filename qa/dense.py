@@ -1,0 +1,61 @@
+"""Dense stage: FAISS inner-product index over L2-normalised embeddings (= cosine).
+
+`flat` is exact and the default; `hnsw` is approximate and meant for corpora
+of hundreds of thousands of passages, where a flat scan costs milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.errors import IndexCorruptError
+
+
+def build(vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32) -> faiss.Index:
+    dim = vectors.shape[1]
+    index: faiss.Index
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def configure(index: faiss.Index, ef_search: int) -> None:
+    """Query-time knobs (not stored in the file)."""
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = ef_search
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (ids, scores) for one query vector; ids of -1 (no result) are dropped."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+    keep = ids[0] >= 0
+    return ids[0][keep], scores[0][keep]
+
+
+def scores_for(index: faiss.Index, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Exact inner products for chosen passages (candidates found only by BM25)."""
+    if ids.size == 0:
+        return np.empty(0, dtype=np.float32)
+    vectors = index.reconstruct_batch(ids.astype(np.int64))
+    return vectors @ query.reshape(-1).astype(np.float32)
+
+
+def save(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load(path: Path) -> faiss.Index:
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:  # faiss reports truncated/corrupt files this way
+        raise IndexCorruptError(f"{path.name} cannot be read: {str(exc).splitlines()[0]}") from exc

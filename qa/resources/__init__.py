@@ -1,0 +1,1 @@
+"""Bundled data files: stop words, off-topic probe questions."""

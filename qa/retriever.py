@@ -1,0 +1,126 @@
+"""Query-time retrieval: dense, BM25 or hybrid, with per-stage scores and timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from qa import dense, fusion
+from qa.config import Mode, Settings
+from qa.embedding import Encoder
+from qa.exact import anchors, copied_core, exact_score, squash
+from qa.schema import Hit, StageScore
+from qa.store import BuiltIndex
+from qa.text import Terms
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings: dict[str, float]  # milliseconds per stage
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + (now - self._last) * 1000, 3)
+        self._last = now
+
+
+def _stage(scores: np.ndarray, present: np.ndarray) -> list[StageScore | None]:
+    ranks = fusion.ranks(np.where(present, scores, -np.inf))
+    return [StageScore(float(s), int(r)) if p else None for s, r, p in zip(scores, ranks, present, strict=True)]
+
+
+class Retriever:
+    def __init__(self, index: BuiltIndex, encoder: Encoder, terms: Terms, settings: Settings) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.terms = terms
+        self.settings = settings
+        self.squashed = [squash(p.text) for p in index.passages]
+        self.embed_query: Callable[[str], np.ndarray] = self._embed
+        if settings.query_cache_size:
+            self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
+
+    def _embed(self, query: str) -> np.ndarray:
+        vector = self.encoder.encode_queries([query])[0]
+        vector.setflags(write=False)  # shared through the cache
+        return vector
+
+    def search(self, query: str, k: int, mode: Mode) -> SearchResult:
+        timer = Timer()
+        if mode == "dense":
+            hits = self._dense_only(query, k, timer)
+        elif mode == "bm25":
+            hits = self._bm25_only(query, k, timer)
+        else:
+            hits = self._hybrid(query, k, timer)
+        return SearchResult(hits, timer.timings)
+
+    def _hits(self, ids: np.ndarray, final: np.ndarray, k: int, **stages: list) -> list[Hit]:
+        order = np.argsort(-final, kind="stable")[:k]
+        fused = _stage(final, np.ones(len(final), dtype=bool))
+        return [
+            Hit(
+                passage=self.index.passages[int(ids[i])],
+                score=float(final[i]),
+                rank=rank,
+                fused=fused[i],
+                **{name: values[i] for name, values in stages.items()},
+            )
+            for rank, i in enumerate(order, 1)
+        ]
+
+    def _dense_only(self, query: str, k: int, timer: Timer) -> list[Hit]:
+        vector = self.embed_query(query)
+        timer.lap("embed")
+        ids, scores = dense.search(self.index.dense, vector, k)
+        timer.lap("dense")
+        return self._hits(ids, scores, k, dense=_stage(scores, np.ones(len(ids), dtype=bool)))
+
+    def _bm25_only(self, query: str, k: int, timer: Timer) -> list[Hit]:
+        ids, scores = self.index.sparse.top(self.terms(query), k)
+        timer.lap("bm25")
+        return self._hits(ids, scores, k, bm25=_stage(scores, np.ones(len(ids), dtype=bool)))
+
+    def _hybrid(self, query: str, k: int, timer: Timer) -> list[Hit]:
+        n = max(self.settings.candidates, k)
+        vector = self.embed_query(query)
+        timer.lap("embed")
+        dense_ids, _ = dense.search(self.index.dense, vector, n)
+        timer.lap("dense")
+        all_bm25 = self.index.sparse.scores(self.terms(query))
+        top_bm25 = np.argsort(-all_bm25, kind="stable")[:n]
+        top_bm25 = top_bm25[all_bm25[top_bm25] > 0]
+        timer.lap("bm25")
+
+        ids = np.array(list(dict.fromkeys([*dense_ids.tolist(), *top_bm25.tolist()])), dtype=np.int64)
+        dense_scores = dense.scores_for(self.index.dense, vector, ids)
+        bm25_scores = all_bm25[ids]
+        query_anchors, core = anchors(query), copied_core(query)
+        exact = np.array([exact_score(query_anchors, core, self.squashed[i]) for i in ids])
+        if self.settings.fusion == "rrf":
+            rank_lists = [fusion.ranks(dense_scores), np.where(bm25_scores > 0, fusion.ranks(bm25_scores), 0)]
+            if exact.any():
+                rank_lists.append(np.where(exact > 0, fusion.ranks(exact), 0))
+            final = fusion.rrf_fusion(rank_lists, self.settings.rrf_k)
+        else:
+            final = fusion.zscore_fusion(dense_scores, bm25_scores, self.settings.dense_weight)
+            final = final + self.settings.exact_boost * exact
+        hits = self._hits(
+            ids, final, k,
+            dense=_stage(dense_scores, np.ones(len(ids), dtype=bool)),
+            bm25=_stage(bm25_scores, bm25_scores > 0),
+            exact=exact.tolist(),
+        )
+        timer.lap("fusion")
+        return hits

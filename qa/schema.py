@@ -1,0 +1,95 @@
+"""Typed contracts between the pipeline stages: corpus → chunker → indexes → fusion → answer.
+
+Plain frozen dataclasses: cheap to create in hot paths and easy to serialise.
+The HTTP API's pydantic models (qa.api.schemas) mirror them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    text: str  # verbatim; every citation offset indexes into this string
+    doc_number: str | None = None
+    issuer: str | None = None
+    recipient: str | None = None
+    date: str | None = None
+    source: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, str | None]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "doc_number": self.doc_number,
+            "issuer": self.issuer,
+            "recipient": self.recipient,
+            "date": self.date,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of one document: `document.text[start:end] == text`."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    section: str  # e.g. "一、本市智慧城市建设主要工作进展情况 > 1.信息基础设施能级不断提升…"
+    paragraph: int  # 1-based number of the document paragraph (non-empty line) it starts in
+    kind: str = "body"  # header | body | signoff
+    # What situates the passage: its section path, and for the header and sign-off
+    # blocks also the document's title (they are where a title's words are asked about).
+    context: str = ""
+
+    def indexed_text(self, with_heading: bool) -> str:
+        """The text a retriever sees; the context is optionally prepended."""
+        if with_heading and self.context:
+            return f"{self.context}\n{self.text}"
+        return self.text
+
+
+@dataclass(frozen=True)
+class StageScore:
+    score: float
+    rank: int  # 1-based, within this stage's candidate list
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # the score the final ranking used
+    rank: int
+    dense: StageScore | None = None
+    bm25: StageScore | None = None
+    fused: StageScore | None = None
+    exact: float = 0.0  # share of the query's exact anchors found verbatim in the passage
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    marker: int  # the [n] in the answer text; n is the passage's rank in the hit list
+    passage_id: str
+    doc_id: str
+    start: int  # document offsets of the quoted sentence
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    answerable: bool
+    confidence: float
+    spans: list[AnswerSpan]
+    reason: str | None = None
+    # The two signals behind `confidence`, kept for evaluation and debugging.
+    support: float = 0.0
+    dense_support: float | None = None

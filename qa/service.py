@@ -1,0 +1,120 @@
+"""The question-answering service: one object the API and the CLI both use.
+
+The loaded index lives in an immutable `IndexState`. A request takes the state
+once and uses only it, and a reload swaps the reference in one assignment, so
+a request never mixes an old index with a new one and reloads drop nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from qa import indexer
+from qa.answer import extract_answer
+from qa.config import Mode, Settings
+from qa.embedding import Encoder, load_encoder
+from qa.errors import NotFoundError
+from qa.retriever import Retriever, SearchResult
+from qa.schema import Answer, Document, Passage
+from qa.store import BuiltIndex
+from qa.text import Terms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    built: BuiltIndex
+    retriever: Retriever
+    terms: Terms
+    passages_by_id: dict[str, Passage]
+    documents_by_id: dict[str, Document]
+
+
+@dataclass
+class AskResult:
+    search: SearchResult
+    answer: Answer
+
+
+class QAService:
+    def __init__(self, settings: Settings, encoder: Encoder, built: BuiltIndex) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self._reload_lock = threading.Lock()
+        self.state = self._make_state(built)
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        encoder: Encoder | None = None,
+        documents: list[Document] | None = None,
+        show_progress: bool = False,
+    ) -> QAService:
+        """Load the model, then the index (rebuilding it if stale or corrupt)."""
+        encoder = encoder or load_encoder(settings)
+        built = indexer.ensure_index(settings, encoder, documents=documents, show_progress=show_progress)
+        return cls(settings, encoder, built)
+
+    def with_settings(self, **query_time: object) -> QAService:
+        """The same index and model with different query-time settings (fusion, weights, threshold)."""
+        return QAService(self.settings.model_copy(update=query_time), self.encoder, self.state.built)
+
+    def _make_state(self, built: BuiltIndex) -> IndexState:
+        terms = indexer.make_terms(self.settings)
+        return IndexState(
+            built=built,
+            retriever=Retriever(built, self.encoder, terms, self.settings),
+            terms=terms,
+            passages_by_id={p.id: p for p in built.passages},
+            documents_by_id={d.doc_id: d for d in built.documents},
+        )
+
+    def reindex(self) -> BuiltIndex:
+        """Rebuild from the corpus and switch to the new index without dropping requests."""
+        with self._reload_lock:
+            started = time.perf_counter()
+            built = indexer.rebuild(self.settings, self.encoder)
+            self.state = self._make_state(built)
+            log.info("reindexed in %.1f s: %d passages", time.perf_counter() - started, len(built.passages))
+            return built
+
+    def search(self, query: str, k: int, mode: Mode | None = None) -> SearchResult:
+        return self.state.retriever.search(query, k, mode or self.settings.default_mode)
+
+    def ask(self, question: str, k: int, mode: Mode | None = None) -> AskResult:
+        state = self.state
+        result = state.retriever.search(question, k, mode or self.settings.default_mode)
+        started = time.perf_counter()
+        answer = extract_answer(
+            question,
+            result.hits,
+            state.terms,
+            state.built.sparse,
+            threshold=self.settings.abstain_threshold,
+            dense_floor=state.built.manifest.dense_floor,
+            max_sentences=self.settings.answer_max_sentences,
+            n_passages=self.settings.answer_passages,
+        )
+        result.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
+        return AskResult(result, answer)
+
+    def passage(self, passage_id: str) -> Passage:
+        try:
+            return self.state.passages_by_id[passage_id]
+        except KeyError:
+            raise NotFoundError(f"no passage with id {passage_id!r}") from None
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.state.documents_by_id[doc_id]
+        except KeyError:
+            raise NotFoundError(f"no document with id {doc_id!r}") from None
+
+    def documents(self) -> list[Document]:
+        return self.state.built.documents

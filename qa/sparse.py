@@ -1,0 +1,67 @@
+"""Sparse stage: BM25 (bm25s, Lucene variant) over jieba terms."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from qa.errors import IndexCorruptError
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+class SparseIndex:
+    def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self.model = model
+        self.size = size
+
+    @classmethod
+    def build(cls, documents: Sequence[list[str]], k1: float = 1.2, b: float = 0.75) -> SparseIndex:
+        model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        # An empty term list would make bm25s drop the row; keep positions aligned.
+        model.index([terms or [""] for terms in documents], show_progress=False)
+        return cls(model, len(documents))
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage (0 where no term matches)."""
+        if not terms:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.model.get_scores(list(terms)), dtype=np.float32)
+
+    def idf(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 (Lucene) inverse document frequency; unseen terms get the maximum."""
+        indptr = self.model.scores["indptr"]
+        vocab = self.model.vocab_dict
+        df = np.array(
+            [indptr[vocab[t] + 1] - indptr[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64
+        )
+        return np.log1p((self.size - df + 0.5) / (df + 0.5))
+
+    def top(self, terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passages with a positive score: (ids, scores), best first."""
+        scores = self.scores(terms)
+        k = min(k, self.size)
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        ids = np.argpartition(-scores, k - 1)[:k]
+        ids = ids[np.argsort(-scores[ids], kind="stable")]
+        ids = ids[scores[ids] > 0]
+        return ids.astype(np.int64), scores[ids]
+
+    def save(self, directory: Path) -> None:
+        self.model.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> SparseIndex:
+        try:
+            model = bm25s.BM25.load(str(directory), show_progress=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"BM25 files in {directory.name} cannot be read: {exc}") from exc
+        index = cls(model, size)
+        if index.scores(["probe"]).shape[0] != size:
+            raise IndexCorruptError("BM25 index and passage list disagree on the number of passages")
+        return index

@@ -1,0 +1,202 @@
+"""On-disk index: versioned directories under `index/` and a `CURRENT` pointer.
+
+    index/CURRENT                 name of the live version (replaced atomically)
+    index/<version>/manifest.json fingerprints, counts, dimension, file sizes + sha256
+    index/<version>/documents.jsonl, passages.jsonl
+    index/<version>/dense.faiss
+    index/<version>/bm25/...
+
+A build is staged in `index/.tmp-*`, fsynced, renamed to its version name, and
+only then does `CURRENT` move. A crash at any point leaves the previous version
+serving; leftovers are cleaned up on the next write. Loading checks every file
+against the manifest and the parts against each other (model, dimension,
+counts), so a truncated or mismatched file is reported, never half-used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+
+from qa import dense
+from qa.atomic import fsync_tree, write_text_atomic
+from qa.errors import IndexCorruptError, IndexWriteError
+from qa.schema import Document, Passage
+from qa.sparse import SparseIndex
+
+log = logging.getLogger(__name__)
+
+FORMAT = 2
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP_VERSIONS = 2
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    version: str
+    built_at: float
+    corpus_fingerprint: str
+    model_fingerprint: str
+    settings_fingerprint: str
+    model_id: str
+    documents: int
+    passages: int
+    dim: int
+    faiss_kind: str
+    build_seconds: float
+    dense_floor: float  # mean best score of off-topic probe questions (see qa.indexer)
+    settings: dict = field(default_factory=dict)
+    files: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class BuiltIndex:
+    manifest: Manifest
+    documents: list[Document]
+    passages: list[Passage]
+    dense: faiss.Index
+    sparse: SparseIndex
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _file_table(root: Path) -> dict[str, dict]:
+    table = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
+        table[path.relative_to(root).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return table
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The live version directory, or None when nothing was ever built."""
+    try:
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {index_dir / POINTER}: {exc}") from exc
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"{index_dir / POINTER} does not name a version")
+    return index_dir / name
+
+
+def read_manifest(version_dir: Path) -> Manifest:
+    try:
+        data = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"index version {version_dir.name} has no manifest") from exc
+    except ValueError as exc:
+        raise IndexCorruptError(f"index manifest in {version_dir.name} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise IndexCorruptError(f"index format {found} is not the current format {FORMAT}")
+    try:
+        return Manifest(**data)
+    except TypeError as exc:
+        raise IndexCorruptError(f"index manifest in {version_dir.name} is incomplete: {exc}") from exc
+
+
+def _verify_files(version_dir: Path, manifest: Manifest) -> None:
+    for name, expected in manifest.files.items():
+        path = version_dir / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file {name} is missing")
+        if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+            raise IndexCorruptError(f"index file {name} is truncated or modified")
+
+
+def load(index_dir: Path) -> BuiltIndex:
+    """Load and cross-check the live index. Raises IndexCorruptError, or FileNotFoundError if none."""
+    version_dir = current_version(index_dir)
+    if version_dir is None:
+        raise FileNotFoundError(f"no index has been built in {index_dir}")
+    manifest = read_manifest(version_dir)
+    _verify_files(version_dir, manifest)
+    try:
+        documents = [Document(**row) for row in _read_jsonl(version_dir / "documents.jsonl")]
+        passages = [Passage(**row) for row in _read_jsonl(version_dir / "passages.jsonl")]
+    except (ValueError, TypeError) as exc:
+        raise IndexCorruptError(f"passage or document list is unreadable: {exc}") from exc
+    faiss_index = dense.load(version_dir / "dense.faiss")
+    problems = []
+    if len(documents) != manifest.documents:
+        problems.append(f"{len(documents)} documents, manifest says {manifest.documents}")
+    if len(passages) != manifest.passages or faiss_index.ntotal != manifest.passages:
+        problems.append(f"{len(passages)} passages and {faiss_index.ntotal} vectors, manifest says {manifest.passages}")
+    if faiss_index.d != manifest.dim:
+        problems.append(f"vector dimension {faiss_index.d}, manifest says {manifest.dim}")
+    if problems:
+        raise IndexCorruptError("index parts disagree: " + "; ".join(problems))
+    sparse = SparseIndex.load(version_dir / "bm25", manifest.passages)
+    return BuiltIndex(manifest, documents, passages, faiss_index, sparse)
+
+
+def _collect_garbage(index_dir: Path, live: str) -> None:
+    for leftover in index_dir.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    versions = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v") and p.name != live),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in versions[: max(0, len(versions) - (KEEP_VERSIONS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save(index_dir: Path, built: BuiltIndex) -> Path:
+    """Write a new version and switch CURRENT to it. Returns the version directory."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
+    except OSError as exc:
+        raise IndexWriteError(f"cannot write the index directory {index_dir}: {exc.strerror}") from exc
+    try:
+        _write_jsonl(staged / "documents.jsonl", [asdict(d) for d in built.documents])
+        _write_jsonl(staged / "passages.jsonl", [asdict(p) for p in built.passages])
+        dense.save(built.dense, staged / "dense.faiss")
+        (staged / "bm25").mkdir()
+        built.sparse.save(staged / "bm25")
+        manifest = Manifest(**{**asdict(built.manifest), "files": _file_table(staged)})
+        (staged / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
+        fsync_tree(staged)
+        target = index_dir / manifest.version
+        os.replace(staged, target)
+        write_text_atomic(index_dir / POINTER, manifest.version + "\n")
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise IndexWriteError(f"cannot write the index directory {index_dir}: {exc.strerror or exc}") from exc
+    built.manifest = manifest
+    _collect_garbage(index_dir, manifest.version)
+    log.info("index %s written (%d passages)", manifest.version, manifest.passages)
+    return target
+
+
+def new_version_name() -> str:
+    return time.strftime("v%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(3).hex()
