@@ -21,13 +21,16 @@ Abstention, in two steps (both chosen on the dev split of eval/datasets/letter):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from qa.chunking import sentence_spans
 from qa.exact import anchors, squash
-from qa.schema import Answer, AnswerSpan, Hit
+from qa.schema import Answer, AnswerSpan, Hit, Passage
 from qa.sparse import SparseIndex
 from qa.text import Terms
 
@@ -45,7 +48,7 @@ class Candidate:
     support: float
 
 
-def _coverage(question_terms: list[str], weights: np.ndarray, sentence_terms: set[str]) -> float:
+def _coverage(question_terms: list[str], weights: np.ndarray, sentence_terms: AbstractSet[str]) -> float:
     total = float(weights.sum())
     if total <= 0:
         return 0.0
@@ -53,23 +56,39 @@ def _coverage(question_terms: list[str], weights: np.ndarray, sentence_terms: se
     return float(found) / total
 
 
-def _candidates(question: str, hits: list[Hit], terms: Terms, sparse: SparseIndex, n_passages: int) -> list[Candidate]:
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offsets within the passage
+    end: int
+    text: str
+    terms: frozenset[str]  # the sentence's terms plus its passage's context terms
+    squashed: str
+
+
+def analyse_passage(passage: Passage, terms: Terms) -> tuple[Sentence, ...]:
+    """Sentences of a passage with their terms (cached per passage by the extractor)."""
+    context = set(terms(passage.context))  # section path / title: shared by every sentence
+    return tuple(
+        Sentence(s, e, passage.text[s:e], frozenset(context | set(terms(passage.text[s:e]))),
+                 squash(passage.text[s:e]))
+        for s, e in sentence_spans(passage.text)
+    )
+
+
+def _candidates(question: str, hits: list[Hit], terms: Terms, sparse: SparseIndex, n_passages: int,
+                analyse: Callable[[Passage], tuple[Sentence, ...]]) -> list[Candidate]:
     q_terms = list(dict.fromkeys(terms(question)))
     weights = sparse.idf(q_terms)
     q_anchors = anchors(question)
     out = []
     for hit in hits[:n_passages]:
         p = hit.passage
-        # The passage's context (section path, title) is shared by all its sentences.
-        section_terms = set(terms(p.context))
-        for s, e in sentence_spans(p.text):
-            text = p.text[s:e]
-            coverage = _coverage(q_terms, weights, section_terms | set(terms(text)))
+        for sent in analyse(p):
+            coverage = _coverage(q_terms, weights, sent.terms)
             if q_anchors:
-                squashed = squash(text)
-                coverage = 0.7 * coverage + 0.3 * sum(a in squashed for a in q_anchors) / len(q_anchors)
+                coverage = 0.7 * coverage + 0.3 * sum(a in sent.squashed for a in q_anchors) / len(q_anchors)
             support = coverage - RANK_PRIOR * (hit.rank - 1)
-            out.append(Candidate(hit, p.start + s, p.start + e, text, support))
+            out.append(Candidate(hit, p.start + sent.start, p.start + sent.end, sent.text, support))
     return out
 
 
@@ -97,20 +116,42 @@ def confidence(support: float, dense: float | None) -> float:
     return round(support if dense is None else 0.5 * support + 0.5 * dense, 4)
 
 
-def extract_answer(
+class AnswerExtractor:
+    """Extracts answers from hits over one index (holds that index's term statistics)."""
+
+    def __init__(self, terms: Terms, sparse: SparseIndex, dense_floor: float, cache_size: int = 4096) -> None:
+        self.terms = terms
+        self.sparse = sparse
+        self.dense_floor = dense_floor
+        self._analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
+
+    def __call__(
+        self,
+        question: str,
+        hits: list[Hit],
+        *,
+        threshold: float,
+        max_sentences: int = 2,
+        n_passages: int = 3,
+    ) -> Answer:
+        candidates = sorted(
+            _candidates(question, hits, self.terms, self.sparse, n_passages, self._analyse),
+            key=lambda c: c.support,
+            reverse=True,
+        )
+        return _decide(question, hits, candidates, self.terms, self.dense_floor, threshold, max_sentences, n_passages)
+
+
+def _decide(
     question: str,
     hits: list[Hit],
+    candidates: list[Candidate],
     terms: Terms,
-    sparse: SparseIndex,
-    *,
-    threshold: float,
     dense_floor: float,
-    max_sentences: int = 2,
-    n_passages: int = 3,
+    threshold: float,
+    max_sentences: int,
+    n_passages: int,
 ) -> Answer:
-    candidates = sorted(
-        _candidates(question, hits, terms, sparse, n_passages), key=lambda c: c.support, reverse=True
-    )
     if not candidates:
         return Answer(NO_ANSWER, False, 0.0, [], reason="no passage matched the question")
     best = candidates[0]

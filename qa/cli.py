@@ -72,7 +72,7 @@ def build(force: Annotated[bool, typer.Option(help="rebuild even if the index is
         if force:
             built = indexer.rebuild(settings, encoder, show_progress=True)
         else:
-            built = indexer.ensure_index(settings, encoder, show_progress=True)
+            built = indexer.ensure_index(settings, encoder, show_progress=True, must_save=True)
     except QAError as exc:
         raise _fail(exc) from exc
     m = built.manifest
@@ -200,3 +200,7 @@ def evaluate(
     if rows:
         suite.plot_modes(rows, REPORTS / f"{name}.png")
     typer.echo(f"wrote {REPORTS / name}.json/.md/.png")
+
+
+if __name__ == "__main__":
+    app()

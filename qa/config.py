@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="intra-op threads for inference, 0 = library default")
     embed_batch_size: int = Field(32, ge=1, le=1024)
     query_cache_size: int = Field(1024, ge=0, description="LRU cache of query embeddings; 0 disables")
+    micro_batching: bool = Field(True, description="embed concurrent queries together in one model call")
 
     # --- chunking ----------------------------------------------------------
     chunk_max_chars: int = Field(300, ge=50, le=2000)
@@ -78,8 +79,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(16 * 1024, ge=256)
     cors_origins: list[str] = Field(default_factory=list)
-    api_keys: list[str] = Field(default_factory=list)
-    rate_limit: str | None = Field(None, description='per-client limit such as "60/minute"; None disables')
+    api_keys: list[str] = Field(default_factory=list, description="if set, every route but /health and the widget needs one")
+    admin_keys: list[str] = Field(default_factory=list, description="keys for /admin/*; admin is disabled without")
+    rate_limit: str | None = Field(None, description='per-client limit on /ask, /search such as "60/minute"')
     log_questions: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -87,8 +89,15 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if "*" in self.cors_origins and self.api_keys:
             raise ValueError("QA_CORS_ORIGINS='*' cannot be combined with API keys: list the widget's origins")
-        if any(len(key) < 16 for key in self.api_keys):
-            raise ValueError("every QA_API_KEYS entry must be at least 16 characters")
+        if any(len(key) < 16 for key in self.api_keys + self.admin_keys):
+            raise ValueError("every QA_API_KEYS / QA_ADMIN_KEYS entry must be at least 16 characters")
+        if self.rate_limit:
+            from limits import parse
+
+            try:
+                parse(self.rate_limit)
+            except ValueError as exc:
+                raise ValueError(f"QA_RATE_LIMIT {self.rate_limit!r} is not a limit like '60/minute'") from exc
         return self
 
     @property

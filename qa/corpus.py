@@ -21,7 +21,7 @@ from qa.errors import CorpusError
 from qa.schema import Document
 
 DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-KNOWN_FIELDS = ("doc_id", "title", "doc_number", "issuer", "recipient", "date", "source")
+KNOWN_FIELDS = ("doc_id", "title", "doc_number", "issuer", "recipient", "date", "source", "questions")
 META_SUFFIX = ".meta.json"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.S)
 
@@ -72,9 +72,12 @@ def _document(path: Path, meta: dict | None, text: str) -> Document:
     doc_id = str(meta.get("doc_id") or path.stem)
     if not DOC_ID.match(doc_id):
         raise CorpusError(path, f"doc_id {doc_id!r} must be letters, digits, '.', '_' or '-' (max 128)")
-    values = {k: (None if meta.get(k) is None else str(meta[k])) for k in KNOWN_FIELDS[2:]}
+    values = {k: (None if meta.get(k) is None else str(meta[k])) for k in KNOWN_FIELDS[2:-1]}
     extra = {str(k): str(v) for k, v in meta.items() if k not in KNOWN_FIELDS}
-    return Document(doc_id=doc_id, title=title.strip(), text=text, extra=extra, **values)
+    questions = meta.get("questions") or []
+    if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+        raise CorpusError(path, "'questions' must be a list of non-empty strings")
+    return Document(doc_id=doc_id, title=title.strip(), text=text, extra=extra, questions=questions, **values)
 
 
 def load_text(path: Path) -> Document:
@@ -118,6 +121,6 @@ def corpus_fingerprint(documents: list[Document]) -> str:
     """Changes whenever any document's text or metadata changes."""
     digest = hashlib.sha256()
     for doc in documents:
-        payload = json.dumps([doc.metadata(), doc.extra, doc.text], ensure_ascii=False, sort_keys=True)
+        payload = json.dumps([doc.metadata(), doc.extra, doc.questions, doc.text], ensure_ascii=False, sort_keys=True)
         digest.update(payload.encode("utf-8"))
     return digest.hexdigest()

@@ -17,7 +17,7 @@ from qa.chunking import ChunkSettings, chunk_corpus
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint, load_corpus
 from qa.embedding import Encoder, model_fingerprint
-from qa.errors import IndexCorruptError
+from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document
 from qa.sparse import SparseIndex
 from qa.text import Terms, find_user_dicts
@@ -66,10 +66,11 @@ class Freshness:
     settings: str
 
 
-def expected_freshness(settings: Settings, documents: list[Document], terms: Terms) -> Freshness:
+def expected_freshness(settings: Settings, documents: list[Document], terms: Terms, encoder: Encoder) -> Freshness:
+    # The inference path is part of the model identity: int8 and fp32 embeddings differ slightly.
     return Freshness(
         corpus=corpus_fingerprint(documents),
-        model=model_fingerprint(settings),
+        model=f"{model_fingerprint(settings)}|{encoder.backend}",
         settings=_fingerprint(index_settings(settings, terms)),
     )
 
@@ -109,7 +110,7 @@ def build_index(
     )
     faiss_index = dense.build(vectors, settings.faiss_index, settings.hnsw_m)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
-    fresh = expected_freshness(settings, documents, terms)
+    fresh = expected_freshness(settings, documents, terms, encoder)
     manifest = store.Manifest(
         format=store.FORMAT,
         version=store.new_version_name(),
@@ -155,15 +156,18 @@ def ensure_index(
     *,
     documents: list[Document] | None = None,
     show_progress: bool = False,
+    must_save: bool = False,
 ) -> store.BuiltIndex:
     """The stored index if it matches corpus, model and settings; otherwise rebuild it once.
 
     `documents` replaces the corpus folder (evaluation datasets held in memory).
     A corrupt index is logged and rebuilt; a failing rebuild raises (no retry loop).
+    If the new index cannot be written, a server keeps it in memory; with
+    `must_save` (the `qa build` command) that is an error.
     """
     terms = make_terms(settings)
     documents = load_corpus(settings.corpus_dir) if documents is None else documents
-    fresh = expected_freshness(settings, documents, terms)
+    fresh = expected_freshness(settings, documents, terms, encoder)
     try:
         built = store.load(settings.index_dir)
         reason = stale_reason(built, fresh)
@@ -176,6 +180,12 @@ def ensure_index(
     except IndexCorruptError as exc:
         log.warning("the stored index is unusable (%s): rebuilding it", exc)
     built = build_index(settings, encoder, documents, terms, show_progress=show_progress)
-    store.save(settings.index_dir, built)
+    try:
+        store.save(settings.index_dir, built)
+    except IndexWriteError as exc:
+        if must_save:
+            raise
+        # Serving beats refusing to start: the index lives in memory until the disk is fixed.
+        log.error("%s; serving the new index from memory without saving it", exc)
     dense.configure(built.dense, settings.hnsw_ef_search)
     return built

@@ -20,6 +20,7 @@ class Document:
     date: str | None = None
     source: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)  # suggested example questions (metadata)
 
     def metadata(self) -> dict[str, str | None]:
         return {

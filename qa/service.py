@@ -8,12 +8,14 @@ a request never mixes an old index with a new one and reloads drop nothing.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 
 from qa import indexer
-from qa.answer import extract_answer
+from qa.answer import AnswerExtractor
+from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.config import Mode, Settings
 from qa.embedding import Encoder, load_encoder
 from qa.errors import NotFoundError
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 class IndexState:
     built: BuiltIndex
     retriever: Retriever
+    answerer: AnswerExtractor
     terms: Terms
     passages_by_id: dict[str, Passage]
     documents_by_id: dict[str, Document]
@@ -38,14 +41,15 @@ class IndexState:
 class AskResult:
     search: SearchResult
     answer: Answer
+    index_version: str
 
 
 class QAService:
-    def __init__(self, settings: Settings, encoder: Encoder, built: BuiltIndex) -> None:
+    def __init__(self, settings: Settings, encoder: Encoder, built: BuiltIndex, terms: Terms | None = None) -> None:
         self.settings = settings
         self.encoder = encoder
         self._reload_lock = threading.Lock()
-        self.state = self._make_state(built)
+        self.state = self._make_state(built, terms)
 
     @classmethod
     def start(
@@ -63,13 +67,15 @@ class QAService:
 
     def with_settings(self, **query_time: object) -> QAService:
         """The same index and model with different query-time settings (fusion, weights, threshold)."""
-        return QAService(self.settings.model_copy(update=query_time), self.encoder, self.state.built)
+        settings = self.settings.model_copy(update=query_time)
+        return QAService(settings, self.encoder, self.state.built, terms=self.state.terms)
 
-    def _make_state(self, built: BuiltIndex) -> IndexState:
-        terms = indexer.make_terms(self.settings)
+    def _make_state(self, built: BuiltIndex, terms: Terms | None = None) -> IndexState:
+        terms = terms or indexer.make_terms(self.settings)
         return IndexState(
             built=built,
             retriever=Retriever(built, self.encoder, terms, self.settings),
+            answerer=AnswerExtractor(terms, built.sparse, built.manifest.dense_floor),
             terms=terms,
             passages_by_id={p.id: p for p in built.passages},
             documents_by_id={d.doc_id: d for d in built.documents},
@@ -91,18 +97,15 @@ class QAService:
         state = self.state
         result = state.retriever.search(question, k, mode or self.settings.default_mode)
         started = time.perf_counter()
-        answer = extract_answer(
+        answer = state.answerer(
             question,
             result.hits,
-            state.terms,
-            state.built.sparse,
             threshold=self.settings.abstain_threshold,
-            dense_floor=state.built.manifest.dense_floor,
             max_sentences=self.settings.answer_max_sentences,
             n_passages=self.settings.answer_passages,
         )
         result.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
-        return AskResult(result, answer)
+        return AskResult(result, answer, state.built.manifest.version)
 
     def passage(self, passage_id: str) -> Passage:
         try:
@@ -118,3 +121,12 @@ class QAService:
 
     def documents(self) -> list[Document]:
         return self.state.built.documents
+
+    def suggestions(self, n: int) -> list[str]:
+        """Example questions: from document metadata first, then from section headings."""
+        found = [q for doc in self.state.built.documents for q in doc.questions]
+        for p in self.state.built.passages:
+            if p.kind == "body" and p.section != BODY_SECTION:
+                heading = re.sub(r"^[（(]?[一二三四五六七八九十\d]+[）)、.．]?", "", p.section.split(SECTION_SEP)[-1])
+                found.append(re.split(r"[，,。；]", heading)[0])
+        return list(dict.fromkeys(q for q in found if q))[:n]

@@ -90,3 +90,21 @@ def real_service(real_settings: Settings):
 @pytest.fixture(scope="session")
 def letter_text() -> str:
     return (PROJECT_ROOT / "corpus" / f"{LETTER_ID}.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def fake_service(settings, fake_encoder):
+    """The real pipeline over the real letter, with the fake embedder (fast, no model)."""
+    from qa.service import QAService
+
+    return QAService.start(settings, encoder=fake_encoder)
+
+
+def make_client(service, **overrides):
+    """A TestClient over an app whose settings differ from the service's by `overrides`."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    service.settings = service.settings.model_copy(update=overrides)
+    return TestClient(create_app(service=service), raise_server_exceptions=False)

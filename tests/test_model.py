@@ -30,8 +30,8 @@ int e5_tokenize(e5_model *m, const char *text, int *out, int cap) { return tok_c
 
 def _strings() -> list[str]:
     """At least 200 strings: Chinese, English, mixed, digits, full-width, whitespace, emoji, empty-ish."""
-    from qa.config import PROJECT_ROOT
     from qa.chunking import sentence_spans
+    from qa.config import PROJECT_ROOT
 
     letter = (PROJECT_ROOT / "corpus" / "sheitc-2019-15.txt").read_text("utf-8")
     sentences = [letter[s:e] for s, e in sentence_spans(letter)]

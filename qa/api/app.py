@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,10 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from qa.api import errors
+from qa.api import errors, widget
 from qa.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from qa.api.routes import router
+from qa.api.security import AccessMiddleware
 from qa.config import Settings, get_settings
+from qa.errors import QAError
 from qa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,25 @@ DESCRIPTION = """
 """
 
 
+def _reindex_in_background(service: QAService) -> None:
+    def run() -> None:
+        try:
+            service.reindex()
+        except QAError as exc:
+            log.error("reindex on SIGHUP failed, the previous index keeps serving: %s", exc)
+
+    threading.Thread(target=run, name="reindex", daemon=True).start()
+
+
+def _install_reload_signal(app: FastAPI) -> bool:
+    """`kill -HUP <pid>` rebuilds the index from the corpus and swaps it in."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reindex_in_background, app.state.service)
+        return True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (test clients)
+        return False
+
+
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
     """Build the app. Pass `service` to serve an already-loaded index (tests do)."""
     settings = settings or (service.settings if service else get_settings())
@@ -37,8 +61,15 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "service", None) is None:
-            app.state.service = await run_in_threadpool(QAService.start, settings)
+            try:
+                app.state.service = await run_in_threadpool(QAService.start, settings)
+            except QAError as exc:
+                log.error("cannot start: %s", exc)  # one clear line before uvicorn's own report
+                raise
+        hangup = _install_reload_signal(app)
         yield
+        if hangup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
     app = FastAPI(
         title="中文文档问答服务 QA Service",
@@ -50,15 +81,21 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.service = service
     errors.install(app)
     app.include_router(router)
+    app.include_router(widget.router)
+    # Starlette runs the last added middleware first. Order, outermost first: request id + access
+    # log, CORS (so 401/413/429 replies carry CORS headers too), body limit, keys + rate limit.
+    app.add_middleware(
+        AccessMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, rate_limit=settings.rate_limit
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
             allow_credentials=False,
         )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    # Outermost, so even a 413 from the body limit is logged with a request id.
     app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions)
     return app

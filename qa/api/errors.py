@@ -9,12 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.errors import IndexCorruptError, IndexWriteError, ModelError, NotFoundError, QAError
+from qa.errors import CorpusError, IndexCorruptError, IndexWriteError, ModelError, NotFoundError, QAError
 
 log = logging.getLogger(__name__)
 
 _STATUS = {
     NotFoundError: (404, "not_found"),
+    # A reindex found a bad corpus file; the previous index keeps serving.
+    CorpusError: (409, "corpus_invalid"),
     IndexWriteError: (503, "index_unavailable"),
     IndexCorruptError: (503, "index_unavailable"),
     ModelError: (503, "model_unavailable"),
@@ -68,6 +70,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's only 400 is a body it cannot decode (e.g. invalid UTF-8): invalid input, like bad JSON.
+            details = [{"field": "body", "reason": f"request body is not valid UTF-8 JSON ({exc.detail})"}]
+            return JSONResponse(
+                error_body(request, "invalid_request", details[0]["reason"], details), status_code=422
+            )
         code = _HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(
             error_body(request, code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
@@ -77,6 +85,7 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Last resort: the client gets an id to report, the log gets the traceback.
         log.exception("unhandled error")
-        return JSONResponse(
-            error_body(request, "internal_error", "internal error; report the request_id"), status_code=500
-        )
+        body = error_body(request, "internal_error", "internal error; report the request_id")
+        # This handler runs outside the request-id middleware, so it sets the header itself.
+        headers = {"X-Request-ID": body["request_id"]} if body["request_id"] else None
+        return JSONResponse(body, status_code=500, headers=headers)

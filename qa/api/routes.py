@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from qa.api.schemas import (
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
+    QUESTION_PATTERN,
     AnswerCitation,
     AskRequest,
     AskResponse,
@@ -25,6 +27,8 @@ from qa.api.schemas import (
     ModeField,
     PassageDetail,
     PassageOut,
+    Ready,
+    ReindexResult,
     SearchResponse,
     clean_question,
 )
@@ -66,6 +70,7 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
     """The /ask body; `qa ask --json` prints the same."""
     return AskResponse(
         question=question,
+        index_version=result.index_version,
         answer=result.answer.text,
         answerable=result.answer.answerable,
         confidence=result.answer.confidence,
@@ -80,7 +85,8 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["检索"], summary="检索相关段落（不生成答案）")
 def search(
     service: ServiceDep,
-    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询", examples=["5G覆盖哪些区域"])],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询", examples=["5G覆盖哪些区域"],
+                            json_schema_extra={"pattern": QUESTION_PATTERN})],
     k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="返回的段落数")] = 5,
     mode: Annotated[ModeField, Query(description="dense | bm25 | hybrid")] = "hybrid",
 ) -> SearchResponse:
@@ -89,9 +95,11 @@ def search(
         query = clean_question(q)
     except ValueError as exc:
         raise RequestValidationError([{"loc": ("query", "q"), "msg": str(exc), "type": "value_error"}]) from None
-    result = service.search(query, k, mode)
+    state = service.state
+    result = state.retriever.search(query, k, mode)
     return SearchResponse(
         query=query,
+        index_version=state.built.manifest.version,
         passages=_passages(service, result.hits),
         timings=result.timings,
         took_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -120,6 +128,31 @@ def documents(service: ServiceDep) -> list[DocumentMeta]:
 def document(service: ServiceDep, doc_id: Annotated[str, Path(max_length=300)]) -> DocumentOut:
     doc = service.document(doc_id)
     return DocumentOut(**doc.metadata(), text=doc.text)
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}}, tags=["运维"],
+            summary="索引已加载且各部分一致")
+def ready(service: ServiceDep) -> JSONResponse:
+    built = service.state.built
+    m = built.manifest
+    checks = {
+        "passages_match_vectors": built.dense.ntotal == len(built.passages) == m.passages,
+        "passages_match_bm25": built.sparse.size == len(built.passages),
+        "dimension_matches_model": built.dense.d == m.dim == service.encoder.dim,
+        "documents_loaded": len(built.documents) == m.documents > 0,
+    }
+    body = Ready(ready=all(checks.values()), index_version=m.version, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+
+
+@router.post("/admin/reindex", response_model=ReindexResult, tags=["运维"],
+             responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+             summary="从语料目录重建索引并无缝切换（需要管理密钥）")
+def reindex(service: ServiceDep) -> ReindexResult:
+    started = time.perf_counter()
+    built = service.reindex()
+    return ReindexResult(index_version=built.manifest.version, documents=len(built.documents),
+                         passages=len(built.passages), took_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
 @router.get("/health", response_model=Health, tags=["运维"], summary="进程存活与索引概况")

@@ -10,6 +10,9 @@ from qa.schema import AnswerSpan, Document, Hit, StageScore
 
 MAX_QUESTION_CHARS = 512
 MAX_TOP_K = 50
+# Documents in the schema what clean_question enforces (with friendlier messages):
+# no control characters other than tab/newline, and not only whitespace.
+QUESTION_PATTERN = r"^(?=[\s\S]*\S)[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"
 ModeField = Literal["dense", "bm25", "hybrid"]
 
 
@@ -35,7 +38,12 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(
-        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="问题（中文或中英混合）", examples=["5G覆盖哪些区域"]
+        ...,
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        description="问题（中文或中英混合）",
+        examples=["5G覆盖哪些区域"],
+        json_schema_extra={"pattern": QUESTION_PATTERN},
     )
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="返回的段落数")
     mode: ModeField = Field("hybrid", description="检索方式：dense（向量）、bm25（关键词）或 hybrid（融合）")
@@ -119,6 +127,7 @@ class AnswerCitation(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    index_version: str = Field(..., description="所用索引版本；重建索引后改变")
     passages: list[PassageOut]
     timings: dict[str, float] = Field(..., description="各阶段耗时（毫秒）")
     took_ms: float
@@ -130,6 +139,7 @@ class AskResponse(BaseModel):
     answerable: bool
     confidence: float = Field(..., description="答案依据强度（0–1）；低于阈值时不作答")
     reason: str | None = Field(None, description="不作答时的原因")
+    index_version: str = Field(..., description="所用索引版本；重建索引后改变")
     passages: list[PassageOut]
     answer_citations: list[AnswerCitation]
     timings: dict[str, float]
@@ -168,6 +178,19 @@ class Health(BaseModel):
     inference: str = Field(..., description="查询向量的推理后端（onnx / onnx-int8 / torch）")
     index_version: str
     index_built_at: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    index_version: str
+    checks: dict[str, bool] = Field(..., description="各项一致性检查")
+
+
+class ReindexResult(BaseModel):
+    index_version: str
+    documents: int
+    passages: int
+    took_ms: float
 
 
 class ErrorDetail(BaseModel):

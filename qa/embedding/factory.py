@@ -7,8 +7,10 @@ from pathlib import Path
 
 from qa.config import Settings
 from qa.embedding.base import Encoder
+from qa.embedding.batcher import MicroBatchingEncoder
 from qa.errors import ModelError
 from qa.model.build import model_dir, read_build_info
+from qa.model.verification import is_verified
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +40,32 @@ def model_fingerprint(settings: Settings) -> str:
 
 
 def _fast_path(path: Path, settings: Settings) -> tuple[str, Path] | None:
+    """The onnxruntime export to use: the fastest verified one for `auto`, else the one asked for."""
     info = read_build_info(path)
     if info is None:
         return None
-    wanted = "onnx" if settings.inference == "auto" else settings.inference
-    entry = info.fast_paths.get(wanted)
-    if entry is None or not (path / entry["file"]).is_file():
-        return None
-    if not entry["ok"] and settings.inference == "auto":
-        return None
-    if not entry["ok"]:
-        log.warning("%s embeddings differ from the canonical model (min cosine %.4f); using it as asked",
-                    wanted, entry["cosine_min"])
-    return wanted, path / entry["file"]
+    wanted = ["onnx-int8", "onnx"] if settings.inference == "auto" else [settings.inference]
+    for name in wanted:
+        entry = info.fast_paths.get(name)
+        if entry is None or not (path / entry["file"]).is_file():
+            continue
+        if is_verified(info, name):
+            return name, path / entry["file"]
+        if settings.inference != "auto":
+            log.warning("%s is not verified against the canonical model (min cosine %.4f); using it as asked",
+                        name, entry["cosine_min"])
+            return name, path / entry["file"]
+    return None
 
 
 def load_encoder(settings: Settings) -> Encoder:
-    """The fastest verified path for the configured model, falling back to torch."""
+    """The fastest verified path for the configured model (falling back to torch), with
+    concurrent single-query calls micro-batched unless disabled."""
+    encoder = _load_backend(settings)
+    return MicroBatchingEncoder(encoder) if settings.micro_batching else encoder
+
+
+def _load_backend(settings: Settings) -> Encoder:
     name = resolve_model_path(settings)
     model_id = settings.embedding_model
     if settings.inference != "torch" and Path(name).is_dir():

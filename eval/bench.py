@@ -1,0 +1,209 @@
+"""Speed and cost of the service, against floors measured in the same run.
+
+Starts `uvicorn api:app` on 127.0.0.1 (default corpus, a fresh temp index,
+query-embedding cache off unless --cache), then measures over real HTTP:
+/ask and /search latency p50/p95/p99 and throughput at each concurrency and
+mode, plus the server's RSS before and after. In this process, on the same
+index and model, it measures the floors: query encoding alone, FAISS search
+alone, BM25 alone, and the retriever/answerer in-process, so the report can
+state the service's overhead over what it fundamentally has to do.
+
+    python eval/bench.py                     # writes eval/reports/bench.{json,md,png}
+    python eval/bench.py --requests 100 --concurrency 1,8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import dense  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.evaluation.datasets import load_dataset  # noqa: E402
+from qa.evaluation.report import REPORTS, md_table, write_report  # noqa: E402
+from qa.evaluation.server import rss_mb, running_server  # noqa: E402
+from qa.service import QAService  # noqa: E402
+
+
+def percentiles(values: list[float]) -> dict:
+    a = np.array(values)
+    return {f"p{q}": round(float(np.percentile(a, q)), 2) for q in (50, 95, 99)}
+
+
+def timed(fn, repeats: int) -> list[float]:
+    out = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def floors(service: QAService, questions: list[str], repeats: int) -> dict:
+    """Per-call cost of each stage alone, in this process (no HTTP, no JSON)."""
+    state = service.state
+    inner = getattr(service.encoder, "inner", service.encoder)  # the model itself, without micro-batching
+    vectors = inner.encode_queries(questions)
+    terms = [state.terms(q) for q in questions]
+    n = len(questions)
+    rows = {
+        "encode_query": timed(lambda i: inner.encode_queries([questions[i % n]]), repeats),
+        "faiss_search": timed(lambda i: dense.search(state.built.dense, vectors[i % n], 50), repeats),
+        "bm25_scores": timed(lambda i: state.built.sparse.scores(terms[i % n]), repeats),
+        "jieba_terms": timed(lambda i: state.terms(questions[i % n]), repeats),
+        "search_in_process": timed(lambda i: service.search(questions[i % n], 5, "hybrid"), repeats),
+        "ask_in_process": timed(lambda i: service.ask(questions[i % n], 5, "hybrid"), repeats),
+    }
+    return {name: percentiles(v)["p50"] for name, v in rows.items()}
+
+
+async def load(base: str, endpoint: str, mode: str, concurrency: int, total: int, questions: list[str],
+               timeout_s: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+    deadline = time.perf_counter() + timeout_s
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            q = questions[i % len(questions)]
+            t0 = time.perf_counter()
+            try:
+                if endpoint == "ask":
+                    r = await client.post("/ask", json={"question": q, "top_k": 5, "mode": mode})
+                else:
+                    r = await client.get("/search", params={"q": q, "k": 5, "mode": mode})
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors += not ok
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return {"requests": len(latencies), "errors": errors, **percentiles(latencies),
+            "throughput_rps": round(len(latencies) / wall, 1), "latencies": latencies}
+
+
+def plot(runs: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    for r in runs:
+        if r["concurrency"] == 1 and r["endpoint"] == "ask":
+            left.hist(r["latencies"], bins=40, histtype="step", label=f"/ask {r['mode']}")
+    left.set_xlabel("latency (ms), concurrency 1")
+    left.set_ylabel("requests")
+    left.legend()
+    left.set_title("/ask latency distribution")
+    for endpoint in ("ask", "search"):
+        for mode in sorted({r["mode"] for r in runs}):
+            pts = sorted((r["concurrency"], r["throughput_rps"]) for r in runs
+                         if r["endpoint"] == endpoint and r["mode"] == mode)
+            if pts:
+                right.plot(*zip(*pts, strict=True), marker="o", label=f"/{endpoint} {mode}")
+    right.set_xscale("log", base=2)
+    right.set_xlabel("concurrency")
+    right.set_ylabel("requests / s")
+    right.legend(fontsize=7)
+    right.set_title("throughput")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400, help="requests per (endpoint, mode, concurrency)")
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--modes", default="dense,bm25,hybrid")
+    parser.add_argument("--endpoints", default="ask,search")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per measurement, at most")
+    parser.add_argument("--cache", action="store_true", help="keep the query-embedding cache on")
+    parser.add_argument("--name", default="bench")
+    args = parser.parse_args()
+
+    dataset = load_dataset(ROOT / "eval" / "datasets" / "letter")
+    questions = [q.text for q in dataset.queries if q.answerable]
+    random.Random(7).shuffle(questions)
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        index_dir = Path(tmp) / "index"
+        settings = Settings(index_dir=index_dir, query_cache_size=1024 if args.cache else 0)
+        started = time.perf_counter()
+        service = QAService.start(settings)  # builds the index the server will load
+        build_s = time.perf_counter() - started
+        built = service.state.built
+        floor = floors(service, questions, 200)
+
+        env = {"QA_INDEX_DIR": str(index_dir), "QA_QUERY_CACHE_SIZE": str(settings.query_cache_size),
+               "QA_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+        with running_server(env) as (base, server):
+            for q in questions[:20]:  # warm-up: first-call allocations, caches of the answerer
+                httpx.post(f"{base}/ask", json={"question": q}, timeout=30)
+            rss_start = rss_mb(server.pid)
+            runs = []
+            for endpoint in args.endpoints.split(","):
+                for mode in args.modes.split(","):
+                    for c in (int(x) for x in args.concurrency.split(",")):
+                        result = asyncio.run(load(base, endpoint, mode, c, args.requests, questions, args.timeout))
+                        runs.append({"endpoint": endpoint, "mode": mode, "concurrency": c, **result})
+                        print({k: v for k, v in runs[-1].items() if k != "latencies"}, flush=True)
+            rss_end = rss_mb(server.pid)
+
+    floor_sum = floor["encode_query"] + floor["faiss_search"] + floor["bm25_scores"]
+    ask1 = next(r for r in runs if r["endpoint"] == "ask" and r["mode"] == "hybrid" and r["concurrency"] == 1)
+    summary = {
+        "index_build_s": round(build_s, 2),
+        "passages": len(built.passages),
+        "passages_per_s_build": round(len(built.passages) / build_s, 1),
+        "server_rss_mb_start": rss_start,
+        "server_rss_mb_end": rss_end,
+        "ask_hybrid_c1_p50_ms": ask1["p50"],
+        "floor_encode_faiss_bm25_ms": round(floor_sum, 2),
+        "overhead_ratio_vs_floor": round(ask1["p50"] / floor_sum, 2),
+        "overhead_ratio_vs_in_process_ask": round(ask1["p50"] / floor["ask_in_process"], 2),
+        "inference": service.encoder.backend,
+        "query_cache": args.cache,
+    }
+    table = [{k: v for k, v in r.items() if k != "latencies"} for r in runs]
+    md = (
+        "# Service speed on the default corpus (letter)\n\n"
+        f"Server: `uvicorn api:app`, one process, on 127.0.0.1; load generator (httpx, asyncio) on the same "
+        f"2-core machine. Query-embedding cache {'on' if args.cache else 'off'}; {len(questions)} distinct "
+        f"questions cycled. Up to {args.requests} requests per row.\n\n"
+        "## Summary\n\n" + md_table([summary]) + "\n"
+        "## Floors (this process, same index and model, p50 ms per call)\n\n" + md_table([floor]) + "\n"
+        "`overhead_ratio_vs_floor` = /ask hybrid p50 at concurrency 1 over HTTP ÷ (query encoding + FAISS + BM25 "
+        "floors).\n\n## HTTP load\n\n"
+        + md_table(table, ["endpoint", "mode", "concurrency", "requests", "errors", "p50", "p95", "p99",
+                           "throughput_rps"])
+        + f"\n![latency and throughput]({args.name}.png)\n\nRegenerate: `python eval/bench.py`\n"
+    )
+    write_report(args.name, {"summary": summary, "floors_ms": floor, "runs": table, "args": vars(args)}, md)
+    plot(runs, REPORTS / f"{args.name}.png")
+    print(md)
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
