@@ -50,11 +50,19 @@ def _status(code: int) -> Callable[[httpx.Response], bool]:
     return lambda r: r.status_code == code
 
 
+def _ask(question: str) -> Callable[[httpx.AsyncClient], object]:
+    return lambda client: client.post("/ask", json={"question": question})
+
+
+def _search(question: str) -> Callable[[httpx.AsyncClient], object]:
+    return lambda client: client.get("/search", params={"q": question, "k": 3})
+
+
 def probes() -> list[Probe]:
     out = []
     for q, expected in KNOWN:
-        out.append(Probe("ask", lambda c, q=q: c.post("/ask", json={"question": q}), _top_contains(expected)))
-        out.append(Probe("search", lambda c, q=q: c.get("/search", params={"q": q, "k": 3}), _top_contains(expected)))
+        out.append(Probe("ask", _ask(q), _top_contains(expected)))
+        out.append(Probe("search", _search(q), _top_contains(expected)))
     out += [
         Probe("bad:empty", lambda c: c.post("/ask", json={"question": "  "}), _status(422)),
         Probe("bad:too-long", lambda c: c.post("/ask", json={"question": "问" * 600}), _status(422)),
