@@ -86,6 +86,8 @@ async def load(base: str, endpoint: str, mode: str, concurrency: int, total: int
             try:
                 if endpoint == "ask":
                     r = await client.post("/ask", json={"question": q, "top_k": 5, "mode": mode})
+                elif endpoint == "health":
+                    r = await client.get("/health")
                 else:
                     r = await client.get("/search", params={"q": q, "k": 5, "mode": mode})
                 ok = r.status_code == 200
@@ -161,6 +163,8 @@ def main() -> None:
             for q in questions[:20]:  # warm-up: first-call allocations, caches of the answerer
                 httpx.post(f"{base}/ask", json={"question": q}, timeout=30)
             rss_start = rss_mb(server.pid)
+            # The HTTP round trip of a trivial route, with the same client: what any request costs.
+            health = asyncio.run(load(base, "health", "-", 1, 400, questions, args.timeout))
             runs = []
             for endpoint in args.endpoints.split(","):
                 for mode in args.modes.split(","):
@@ -181,6 +185,8 @@ def main() -> None:
         "ask_hybrid_c1_p50_ms": ask1["p50"],
         "floor_encode_faiss_bm25_ms": round(floor_sum, 2),
         "overhead_ratio_vs_floor": round(ask1["p50"] / floor_sum, 2),
+        "http_roundtrip_ms": health["p50"],
+        "overhead_ratio_vs_floor_plus_http": round(ask1["p50"] / (floor_sum + health["p50"]), 2),
         "overhead_ratio_vs_in_process_ask": round(ask1["p50"] / floor["ask_in_process"], 2),
         "inference": service.encoder.backend,
         "query_cache": args.cache,
@@ -194,7 +200,9 @@ def main() -> None:
         "## Summary\n\n" + md_table([summary]) + "\n"
         "## Floors (this process, same index and model, p50 ms per call)\n\n" + md_table([floor]) + "\n"
         "`overhead_ratio_vs_floor` = /ask hybrid p50 at concurrency 1 over HTTP ÷ (query encoding + FAISS + BM25 "
-        "floors).\n\n## HTTP load\n\n"
+        "floors). `http_roundtrip_ms` = GET /health p50 with the same client (the cost of any request: client, "
+        "loopback, uvicorn, middleware); `overhead_ratio_vs_floor_plus_http` divides by floors + that.\n\n"
+        "## HTTP load\n\n"
         + md_table(table, ["endpoint", "mode", "concurrency", "requests", "errors", "p50", "p95", "p99",
                            "throughput_rps"])
         + f"\n![latency and throughput]({args.name}.png)\n\nRegenerate: `python eval/bench.py`\n"

@@ -16,7 +16,8 @@ Abstention, in two steps (both chosen on the dev split of eval/datasets/letter):
    coverage of the question's terms; terms unseen in the corpus count at full
    weight) blended with how far the top passage's dense similarity rises above
    the corpus's noise floor (qa.indexer.dense_floor). Below
-   `abstain_threshold` (calibrated on the dev split) the service declines.
+   the mode's `abstain_thresholds` entry (calibrated on the dev split) the
+   service declines.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def _main(version: Annotated[bool, typer.Option("--version", help="print the ver
 def evaluate(
     datasets: Annotated[str, typer.Option(help="comma-separated: letter, cmrc, or dataset directories")] = "letter,cmrc",
     modes: Annotated[str, typer.Option(help="dense, bm25, hybrid, hybrid-rrf")] = "dense,bm25,hybrid,hybrid-rrf",
-    inference: Annotated[str, typer.Option(help="inference paths to compare: onnx, onnx-int8, torch")] = "onnx",
+    inference: Annotated[str, typer.Option(help="inference paths to compare: onnx-int8, onnx, torch")] = "onnx-int8,onnx",
     name: Annotated[str, typer.Option(help="report name under eval/reports/")] = "eval",
     baseline: Annotated[bool, typer.Option(help="include rank_bm25 + jieba")] = True,
 ) -> None:

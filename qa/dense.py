@@ -14,6 +14,13 @@ import numpy as np
 from qa.errors import IndexCorruptError
 
 
+def resolve_kind(kind: str, size: int, hnsw_from: int) -> str:
+    """`auto`: exact search while it is cheap (0.7 ms at 10k passages, 14 ms at 100k), HNSW beyond."""
+    if kind != "auto":
+        return kind
+    return "hnsw" if size >= hnsw_from else "flat"
+
+
 def build(vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32) -> faiss.Index:
     dim = vectors.shape[1]
     index: faiss.Index

@@ -49,6 +49,7 @@ def index_settings(settings: Settings, terms: Terms) -> dict:
         "heading_in_dense": settings.heading_in_dense,
         "heading_in_bm25": settings.heading_in_bm25,
         "faiss_index": settings.faiss_index,
+        "hnsw_from": settings.hnsw_from,
         "hnsw_m": settings.hnsw_m,
         "terms": terms.fingerprint(),
         "pipeline": PIPELINE_VERSION,
@@ -108,7 +109,8 @@ def build_index(
     vectors = encoder.encode_passages(
         [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
     )
-    faiss_index = dense.build(vectors, settings.faiss_index, settings.hnsw_m)
+    faiss_kind = dense.resolve_kind(settings.faiss_index, len(passages), settings.hnsw_from)
+    faiss_index = dense.build(vectors, faiss_kind, settings.hnsw_m)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
     fresh = expected_freshness(settings, documents, terms, encoder)
     manifest = store.Manifest(
@@ -122,7 +124,7 @@ def build_index(
         documents=len(documents),
         passages=len(passages),
         dim=encoder.dim,
-        faiss_kind=settings.faiss_index,
+        faiss_kind=faiss_kind,
         build_seconds=round(time.perf_counter() - started, 3),
         dense_floor=dense_floor(encoder, faiss_index),
         settings=index_settings(settings, terms),

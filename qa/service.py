@@ -95,12 +95,13 @@ class QAService:
 
     def ask(self, question: str, k: int, mode: Mode | None = None) -> AskResult:
         state = self.state
-        result = state.retriever.search(question, k, mode or self.settings.default_mode)
+        mode = mode or self.settings.default_mode
+        result = state.retriever.search(question, k, mode)
         started = time.perf_counter()
         answer = state.answerer(
             question,
             result.hits,
-            threshold=self.settings.abstain_threshold,
+            threshold=self.settings.abstain_threshold(mode),
             max_sentences=self.settings.answer_max_sentences,
             n_passages=self.settings.answer_passages,
         )

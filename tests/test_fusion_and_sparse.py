@@ -74,3 +74,15 @@ def test_bm25_edge_cases(tmp_path):
     loaded = SparseIndex.load(tmp_path, len(DOCS))
     assert np.allclose(loaded.scores(["上海"]), index.scores(["上海"]))
     assert index.idf(["不存在"])[0] > index.idf(["上海"])[0]
+
+
+def test_faiss_auto_picks_exact_search_for_small_corpora():
+    from qa import dense
+
+    assert dense.resolve_kind("auto", 1000, 50_000) == "flat"
+    assert dense.resolve_kind("auto", 50_000, 50_000) == "hnsw"
+    assert dense.resolve_kind("flat", 10**6, 50_000) == "flat"
+    vectors = np.eye(8, dtype=np.float32)
+    index = dense.build(vectors, "hnsw", 8)
+    ids, scores = dense.search(index, vectors[3], 2)
+    assert ids[0] == 3 and scores[0] == pytest.approx(1.0)

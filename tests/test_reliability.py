@@ -138,3 +138,25 @@ def test_manifest_records_what_it_was_built_from(fake_service):
     m = fake_service.state.built.manifest
     assert m.model_id == "fake-bigram-hash" and m.passages == len(fake_service.state.built.passages)
     assert set(m.files) >= {"dense.faiss", "passages.jsonl", "documents.jsonl"}
+
+
+@pytest.mark.slow
+def test_sighup_reloads_the_index_without_restart(settings):
+    import httpx
+
+    from qa.evaluation.server import running_server
+
+    with running_server(_env(settings), timeout_s=180) as (base, proc):
+        before = httpx.get(f"{base}/health").json()
+        letter = settings.corpus_dir / f"{LETTER_ID}.txt"
+        letter.write_text(letter.read_text("utf-8") + "\n新增：城市大脑建设。\n", "utf-8")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            now = httpx.get(f"{base}/health").json()
+            if now["index_version"] != before["index_version"]:
+                break
+            time.sleep(0.3)
+        assert now["index_version"] != before["index_version"] and proc.poll() is None
+        top = httpx.get(f"{base}/search", params={"q": "城市大脑建设", "k": 1}).json()["passages"][0]
+        assert "城市大脑" in top["text"]

@@ -12,9 +12,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("qa.access")
 
 
-async def _send_json(send: Send, status: int, body: dict, request_id: str | None) -> None:
+async def send_error(
+    send: Send,
+    status: int,
+    error: str,
+    message: str,
+    request_id: str | None,
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """Reply with the API's JSON error shape from inside ASGI middleware."""
+    body: dict[str, object] = {"error": error, "message": message, "details": [], "request_id": request_id}
     payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+               *extra_headers]
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -66,17 +76,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send, request_id: str | None) -> None:
-        await _send_json(
-            send,
-            413,
-            {
-                "error": "payload_too_large",
-                "message": f"request body is larger than {self.limit} bytes",
-                "details": [],
-                "request_id": request_id,
-            },
-            request_id,
-        )
+        await send_error(send, 413, "payload_too_large", f"request body is larger than {self.limit} bytes", request_id)
 
 
 class RequestLogMiddleware:

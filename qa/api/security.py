@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from qa.api.middleware import send_error
 
 # Paths anyone may fetch: liveness and the widget's own files.
 PUBLIC_PATHS = frozenset({"/health", "/", "/widget.js", "/embed-example.html"})
@@ -43,15 +44,6 @@ def key_matches(candidate: str | None, keys: list[str]) -> bool:
     return found
 
 
-async def _reply(send: Send, status: int, error: str, message: str, request_id: str | None,
-                 extra_headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-    body = json.dumps({"error": error, "message": message, "details": [], "request_id": request_id},
-                      ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class AccessMiddleware:
     def __init__(self, app: ASGIApp, api_keys: list[str], admin_keys: list[str], rate_limit: str | None) -> None:
         self.app = app
@@ -71,21 +63,21 @@ class AccessMiddleware:
         challenge = ((b"www-authenticate", b'Bearer realm="qa"'),)
         if path.startswith(ADMIN_PREFIX):
             if not self.admin_keys:
-                await _reply(send, 403, "forbidden", "admin operations are disabled: set QA_ADMIN_KEYS", request_id)
+                await send_error(send, 403, "forbidden", "admin operations are disabled: set QA_ADMIN_KEYS", request_id)
                 return
             if not key_matches(key, self.admin_keys):
-                await _reply(send, 401, "unauthorized", "an admin key is required", request_id, challenge)
+                await send_error(send, 401, "unauthorized", "an admin key is required", request_id, challenge)
                 return
         elif self.api_keys and path not in PUBLIC_PATHS and not key_matches(key, self.api_keys + self.admin_keys):
             message = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
-            await _reply(send, 401, "unauthorized", message, request_id, challenge)
+            await send_error(send, 401, "unauthorized", message, request_id, challenge)
             return
         if self.limiter and self.limit and path in LIMITED_PATHS:
             client = self._client_id(scope, key)
             if not self.limiter.hit(self.limit, client):
                 reset = self.limiter.get_window_stats(self.limit, client).reset_time
                 retry = max(1, int(reset - time.time() + 0.999))
-                await _reply(send, 429, "rate_limited", f"rate limit {self.limit} exceeded; retry in {retry} s",
+                await send_error(send, 429, "rate_limited", f"rate limit {self.limit} exceeded; retry in {retry} s",
                              request_id, ((b"retry-after", str(retry).encode()),))
                 return
         await self.app(scope, receive, send)

@@ -36,7 +36,7 @@ class Outcome:
 def run(service: QAService, dataset: Dataset, mode: Mode, k: int = 10, answer: bool = True,
         progress: bool = False) -> list[Outcome]:
     """Ask every question; abstention is disabled so that confidences can be calibrated."""
-    open_service = service.with_settings(abstain_threshold=-math.inf)
+    open_service = service.with_settings(abstain_thresholds={m: -math.inf for m in ("dense", "bm25", "hybrid")})
     outcomes = []
     for q in tqdm(dataset.queries, desc=f"{dataset.name}/{mode}", disable=not progress, leave=False):
         started = time.perf_counter()

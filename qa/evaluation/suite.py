@@ -90,7 +90,7 @@ def evaluate_dataset(
         outcomes = runner.run(service.with_settings(**overrides), dataset, mode, answer=with_answers,
                               progress=progress)
         dev = _subset(outcomes, "dev")
-        threshold = runner.calibrate(dev) if with_answers and dev else settings.abstain_threshold
+        threshold = runner.calibrate(dev) if with_answers and dev else settings.abstain_threshold(mode)
         thresholds[f"{inference}/{mode_name}"] = threshold
         for split in _splits(dataset):
             row: dict = {"dataset": dataset.name, "model": f"{encoder.model_id.split('/')[-1]}:{encoder.backend}",

