@@ -131,8 +131,8 @@ def ask(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
+    host: Annotated[str | None, typer.Option(help="bind address [default: QA_HOST, 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [default: QA_PORT, 8000]")] = None,
 ) -> None:
     """Serve the HTTP API (and the chat widget) with uvicorn."""
     import uvicorn
@@ -141,7 +141,9 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # Our own access log (JSON, with request ids) replaces uvicorn's.
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), access_log=False)
 
 
 @app.callback()
