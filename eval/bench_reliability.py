@@ -138,8 +138,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qa-reliability-"))
     corpus = work / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
-    env = {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(work / "index"), "QA_ADMIN_KEYS": f'["{ADMIN}"]',
-           "QA_LOG_LEVEL": "WARNING"}
+    env = {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(work / "index"), "QA_ADMIN_KEYS": f'["{ADMIN}"]'}
     report: dict = {}
     with running_server(env) as (base, proc):
         report["inputs"] = hostile_inputs(base)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_mixed_load_zero_errors_correct_answers_flat_memory(tmp_path):
-    env = {"QA_INDEX_DIR": str(tmp_path / "index"), "QA_LOG_LEVEL": "WARNING"}
+    env = {"QA_INDEX_DIR": str(tmp_path / "index")}  # default log level: ~1 MB of access log
     with running_server(env, timeout_s=180) as (base, proc):
         asyncio.run(run_load(base, 300, 8, 60, seed=1))  # warm-up: allocations, caches
         rss_start = rss_mb(proc.pid)

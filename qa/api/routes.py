@@ -45,7 +45,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "des
 router = APIRouter()
 
 
-def get_service(request: Request) -> QAService:
+async def get_service(request: Request) -> QAService:
+    # async: a plain-def dependency costs a thread-pool hop per request
     return request.app.state.service
 
 

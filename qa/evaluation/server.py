@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,19 +46,30 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float) -> None:
 
 @contextmanager
 def running_server(env: dict[str, str], timeout_s: float = 300) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Yield (base URL, process) of a server started with `env` added to this environment."""
+    """Yield (base URL, process) of a server started with `env` added to this environment.
+
+    The server's log goes to a temporary file, not a pipe: nobody reads a pipe
+    while the benchmark runs, and once its buffer fills with access-log lines
+    the server blocks on its next log write.
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--no-access-log"]
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, proc, timeout_s)
-        yield base, proc
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=log)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            try:
+                wait_healthy(base, proc, timeout_s)
+            except (RuntimeError, TimeoutError) as exc:
+                log.seek(0)
+                tail = log.read().decode("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"{exc}; server log ends with:\n{tail}") from None
+            yield base, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
