@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import runner, suite  # noqa: E402
 from qa.evaluation.datasets import Dataset  # noqa: E402
+from qa.evaluation.metrics import retrieval_metrics  # noqa: E402
 from qa.evaluation.report import md_table, write_report  # noqa: E402
 from qa.service import QAService  # noqa: E402
 
@@ -51,8 +52,6 @@ def split_of(dataset: Dataset, q) -> str:
 def score(dataset: Dataset, outcomes: list, passages: list, part: str) -> dict:
     sub = [o for o in outcomes if split_of(dataset, o.query) == part]
     qrels, runs = runner.qrels_and_run(dataset, sub, passages)
-    from qa.evaluation.metrics import retrieval_metrics
-
     return retrieval_metrics(qrels, runs, ["hit_rate@1", "hit_rate@5", "mrr@10"])
 
 

@@ -122,8 +122,6 @@ async def load(base: str, endpoint: str, mode: str, concurrency: int, total: int
             try:
                 if endpoint == "ask":
                     r = await client.post("/ask", json={"question": q, "top_k": 5, "mode": mode})
-                elif endpoint == "health":
-                    r = await client.get("/health")
                 else:
                     r = await client.get("/search", params={"q": q, "k": 5, "mode": mode})
                 ok = r.status_code == 200
@@ -180,6 +178,9 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true", help="keep the query-embedding cache on")
     parser.add_argument("--name", default="bench")
     args = parser.parse_args()
+    if not ({"ask"} <= set(args.endpoints.split(",")) and {"hybrid"} <= set(args.modes.split(","))
+            and 1 in {int(c) for c in args.concurrency.split(",")}):
+        parser.error("the summary compares /ask hybrid at concurrency 1 with its floor: keep ask, hybrid and 1")
 
     dataset = load_dataset(ROOT / "eval" / "datasets" / "letter")
     questions = [q.text for q in dataset.queries if q.answerable]
