@@ -85,12 +85,23 @@ class AnswerSpan:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The shortest span that answers (a figure with its unit, a date, a name, a list, a clause)."""
+
+    text: str
+    doc_id: str
+    start: int  # document offsets: document.text[start:end] == text
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     text: str
     answerable: bool
     confidence: float
     spans: list[AnswerSpan]
     reason: str | None = None
+    short: ShortAnswer | None = None
     # The two signals behind `confidence`, kept for evaluation and debugging.
     support: float = 0.0
     dense_support: float | None = None

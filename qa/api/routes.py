@@ -30,6 +30,7 @@ from qa.api.schemas import (
     Ready,
     ReindexResult,
     SearchResponse,
+    ShortAnswerOut,
     clean_question,
 )
 from qa.schema import Hit
@@ -73,6 +74,7 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
         question=question,
         index_version=result.index_version,
         answer=result.answer.text,
+        short_answer=ShortAnswerOut.of(result.answer.short),
         answerable=result.answer.answerable,
         confidence=result.answer.confidence,
         reason=result.answer.reason,

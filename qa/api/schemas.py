@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.schema import AnswerSpan, Document, Hit, StageScore
+from qa.schema import AnswerSpan, Document, Hit, ShortAnswer, StageScore
 
 MAX_QUESTION_CHARS = 512
 MAX_TOP_K = 50
@@ -125,6 +125,17 @@ class AnswerCitation(BaseModel):
                    start=span.start, end=span.end, text=span.text)
 
 
+class ShortAnswerOut(BaseModel):
+    text: str = Field(..., description="最短的答案片段（原文逐字）", examples=["虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等"])
+    doc_id: str
+    start: int = Field(..., description="片段在原文中的起始字符位置；text == 原文[start:end]")
+    end: int
+
+    @classmethod
+    def of(cls, short: ShortAnswer | None) -> ShortAnswerOut | None:
+        return None if short is None else cls(text=short.text, doc_id=short.doc_id, start=short.start, end=short.end)
+
+
 class SearchResponse(BaseModel):
     query: str
     index_version: str = Field(..., description="所用索引版本；重建索引后改变")
@@ -136,6 +147,9 @@ class SearchResponse(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answer: str = Field(..., examples=["……覆盖虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等在内的区域……[1]"])
+    short_answer: ShortAnswerOut | None = Field(
+        None, description="简短答案（数字及单位、日期、名称、列举或分句），不作答时为 null"
+    )
     answerable: bool
     confidence: float = Field(..., description="答案依据强度（0–1）；低于阈值时不作答")
     reason: str | None = Field(None, description="不作答时的原因")
