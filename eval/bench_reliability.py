@@ -1,16 +1,21 @@
-"""Reliability report: hostile inputs, load, hot reindex under load, and injected faults.
+"""Reliability report: hostile inputs, load, hot reindex under load, overload, rate-limit
+bypass attempts, hostile corpus files, and injected faults.
 
 Everything runs against real `uvicorn api:app` processes on 127.0.0.1 with a
 temporary copy of the corpus and a temporary index; counts and outcomes go
 to eval/reports/reliability.{json,md}. The same behaviours are asserted by
-tests/test_security.py, tests/test_reliability.py and tests/test_load.py.
+tests/test_security.py, tests/test_corpus.py, tests/test_reliability.py and tests/test_load.py.
 
     python eval/bench_reliability.py
+    python eval/bench_reliability.py --only overload,bypass,corpus_files --out /tmp/rel   # some sections, elsewhere
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
 import random
 import shutil
 import signal
@@ -20,6 +25,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,11 +36,16 @@ sys.path.insert(0, str(ROOT))
 
 from qa import store  # noqa: E402
 from qa.evaluation.loadtest import run_load  # noqa: E402
-from qa.evaluation.report import md_table, write_report  # noqa: E402
-from qa.evaluation.server import rss_mb, running_server  # noqa: E402
+from qa.evaluation.report import REPORTS, md_table, write_report  # noqa: E402
+from qa.evaluation.server import free_port, rss_mb, running_server, wait_healthy  # noqa: E402
 
 ADMIN = "admin-key-for-the-reliability-run"
 LETTER = "sheitc-2019-15.txt"
+SECTIONS = ("inputs", "load", "rate_limit", "overload", "bypass", "corpus_files", "kill_9", "faults")
+# The costliest question found for the answer layer: 200 random CJK ideographs make no dictionary
+# words, so jieba's HMM part-of-speech tagger does the most work on every character.
+WORST_QUESTION = "".join(chr(random.Random(0).randint(0x4E00, 0x9FA5)) for _ in range(200))
+NORMAL_QUESTION = "5G覆盖哪些区域"
 
 
 def hostile_inputs(base: str) -> list[dict]:
@@ -134,54 +146,206 @@ def fault(name: str, env: dict, cmd: list[str], timeout: float = 120) -> dict:
             "message": message[-200:]}
 
 
+def _ms(seconds: list[float]) -> dict:
+    ordered = sorted(seconds) or [0.0]
+    return {"p50_ms": round(ordered[len(ordered) // 2] * 1000, 1), "max_ms": round(ordered[-1] * 1000, 1)}
+
+
+def question_latency(base: str, repeats: int = 5) -> list[dict]:
+    """One client at a time: the worst-case question against a normal one (medians of `repeats`)."""
+    rows = []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for name, question in (("normal: " + NORMAL_QUESTION, NORMAL_QUESTION),
+                               ("worst case: 200 random CJK ideographs", WORST_QUESTION)):
+            times, status = [], 0
+            for _ in range(repeats):
+                started = time.perf_counter()
+                status = client.post("/ask", json={"question": question}).status_code
+                times.append(time.perf_counter() - started)
+            rows.append({"question": name, "status": status, "requests": repeats, **_ms(times)})
+    return rows
+
+
+async def health_under_worst_case(base: str, concurrency: int = 40, time_limit_s: float = 180) -> dict:
+    """`concurrency` worst-case questions at once while GET /health is polled every 100 ms."""
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(base_url=base, timeout=time_limit_s, limits=limits) as client:
+        started = time.perf_counter()
+
+        async def ask() -> tuple[int, float, str | None]:
+            t0 = time.perf_counter()
+            r = await client.post("/ask", json={"question": WORST_QUESTION})
+            return r.status_code, time.perf_counter() - t0, r.headers.get("retry-after")
+
+        asks = [asyncio.create_task(ask()) for _ in range(concurrency)]
+        health: list[float] = []
+        while not all(task.done() for task in asks) and time.perf_counter() - started < time_limit_s:
+            t0 = time.perf_counter()
+            await client.get("/health")
+            health.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.1)
+        replies = await asyncio.gather(*asks)
+    statuses = Counter(status for status, _, _ in replies)
+    return {
+        "questions": concurrency, "ok_200": statuses.get(200, 0), "shed_503": statuses.get(503, 0),
+        "other": sum(n for s, n in statuses.items() if s not in (200, 503)),
+        "retry_after": ",".join(sorted({r for _, _, r in replies if r})) or "-",
+        "slowest_question_s": round(max(t for _, t, _ in replies), 2),
+        "health_checks": len(health), **{f"health_{k}": v for k, v in _ms(health).items()},
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+
+
+@contextmanager
+def qa_serve(env: dict[str, str], timeout_s: float = 300) -> Iterator[str]:
+    """`qa serve` (which hands QA_TRUSTED_PROXIES to uvicorn) on a free port; yields its URL."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT,
+                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc, timeout_s)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+BYPASS_ATTEMPTS = {
+    "X-API-Key: junk<i> (no keys configured)": lambda i: {"X-API-Key": f"junk{i}"},
+    "X-Forwarded-For: 203.0.113.<i>": lambda i: {"X-Forwarded-For": f"203.0.113.{i}"},
+}
+
+
+def bypass_attempt(base: str, headers: Callable[[int], dict[str, str]], requests: int = 12) -> dict:
+    """`requests` from 127.0.0.1, each with a fresh invented key or X-Forwarded-For."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        statuses = Counter(client.get("/search", params={"q": "5G"}, headers=headers(i)).status_code
+                           for i in range(requests))
+    return {"requests": requests, "ok_200": statuses.get(200, 0), "limited_429": statuses.get(429, 0)}
+
+
+def hostile_corpus_files(base: str, corpus: Path) -> list[dict]:
+    """Reindex with one hostile file at a time; the previous index must keep serving."""
+    bomb = "---\ntitle: 炸弹\nl0: &l0 [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10)) + "---\n正文。\n"
+
+    def symlink() -> list[Path]:
+        (corpus / "env.txt").symlink_to("/proc/self/environ")
+        (corpus / "env.meta.json").write_text(json.dumps({"title": "环境"}), "utf-8")
+        return [corpus / "env.txt", corpus / "env.meta.json"]
+
+    def yaml_bomb() -> list[Path]:
+        (corpus / "bomb.md").write_text(bomb, "utf-8")
+        return [corpus / "bomb.md"]
+
+    cases = {"env.txt -> /proc/self/environ (+ sidecar)": symlink,
+             f"YAML alias bomb, {len(bomb.encode())} bytes (9^10 strings expanded)": yaml_bomb}
+    rows = []
+    with httpx.Client(base_url=base, timeout=120, headers={"X-API-Key": ADMIN}) as client:
+        version = client.get("/health").json()["index_version"]
+        for name, plant in cases.items():
+            planted = plant()
+            started = time.perf_counter()
+            r = client.post("/admin/reindex")
+            seconds = time.perf_counter() - started
+            for path in planted:
+                path.unlink()
+            rows.append({"file": name, "reindex_status": r.status_code, "seconds": round(seconds, 2),
+                         "message": r.json().get("message", "")[:90].replace("\n", " "),
+                         "secret_in_reply": ADMIN in r.text or str(corpus) in r.text,
+                         "GET /documents/env": client.get("/documents/env").status_code,
+                         "still_serving_previous_index": client.get("/health").json()["index_version"] == version})
+    return rows
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
+    parser.add_argument("--out", type=Path, default=REPORTS, help="report folder (default eval/reports)")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    if only - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(only - set(SECTIONS))}; choose from {SECTIONS}")
     work = Path(tempfile.mkdtemp(prefix="qa-reliability-"))
     corpus = work / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     env = {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(work / "index"), "QA_ADMIN_KEYS": f'["{ADMIN}"]'}
     report: dict = {}
-    with running_server(env) as (base, proc):
-        report["inputs"] = hostile_inputs(base)
-        asyncio.run(run_load(base, 300, 8, 60, seed=1))
-        rss_start = rss_mb(proc.pid)
-        load = asyncio.run(run_load(base, 5000, 32, 300, seed=2)).summary()
-        report["load"] = {**load, "rss_start_mb": rss_start, "rss_end_mb": rss_mb(proc.pid)}
-        report["reindex_under_load"] = reindex_under_load(base, corpus)
-    with running_server({**env, "QA_RATE_LIMIT": "5/minute", "QA_INDEX_DIR": str(work / "index-rl")}) as (base, _):
-        statuses = Counter(httpx.get(f"{base}/search", params={"q": "5G"}).status_code for _ in range(8))
-        r = httpx.get(f"{base}/search", params={"q": "5G"})
-        report["rate_limit"] = {"statuses": dict(statuses), "retry_after": r.headers.get("retry-after")}
-    report["kill_9_builds"] = kill_builds(corpus, work / "index-kill", attempts=5)
-    blocker = work / "a-file"
-    blocker.write_text("x")
-    report["faults"] = [
-        fault("missing model directory (qa build)", {**env, "QA_MODEL_CACHE_DIR": str(work / "none")},
-              [sys.executable, "-m", "qa.cli", "build"]),
-        fault("missing model directory (uvicorn api:app)", {**env, "QA_MODEL_CACHE_DIR": str(work / "none")},
-              [sys.executable, "-m", "uvicorn", "api:app", "--port", "0"]),
-        fault("unwritable index directory (qa build)", {**env, "QA_INDEX_DIR": str(blocker / "index")},
-              [sys.executable, "-m", "qa.cli", "build"]),
-    ]
-    version = store.current_version(work / "index-kill")
-    (version / "dense.faiss").write_bytes(b"\0" * 64)
-    report["faults"].append(fault("truncated dense.faiss (qa ask)", {**env, "QA_INDEX_DIR": str(work / "index-kill"),
-                                                                      "QA_LOG_LEVEL": "INFO"},
-                                  [sys.executable, "-m", "qa.cli", "ask", "5G覆盖哪些区域"]))
+    md = ("# Reliability: hostile input, load, hot reindex, overload, rate-limit bypass, hostile files, faults\n\n"
+          "Real `uvicorn api:app` servers on 127.0.0.1, temporary corpus and index.\n\n")
+    if only & {"inputs", "load", "overload", "corpus_files"}:
+        with running_server(env) as (base, proc):
+            if "inputs" in only:
+                report["inputs"] = hostile_inputs(base)
+                md += "## Hostile and odd inputs\n\n" + md_table(report["inputs"])
+            if "load" in only:
+                asyncio.run(run_load(base, 300, 8, 60, seed=1))
+                rss_start = rss_mb(proc.pid)
+                load = asyncio.run(run_load(base, 5000, 32, 300, seed=2)).summary()
+                report["load"] = {**load, "rss_start_mb": rss_start, "rss_end_mb": rss_mb(proc.pid)}
+                report["reindex_under_load"] = reindex_under_load(base, corpus)
+                md += ("\n## Load: 5,000 mixed requests (valid /ask and /search with checked answers, bad inputs) at "
+                       "concurrency 32\n\n" + md_table([{k: v for k, v in report["load"].items() if k != "mix"}])
+                       + f"\nMix: {report['load']['mix']}\n\n## Reindex three times during 3,000 requests at "
+                       "concurrency 16\n\n"
+                       + md_table([{k: v for k, v in report["reindex_under_load"].items() if k != "mix"}]))
+            if "overload" in only:
+                report["question_latency"] = question_latency(base)
+                report["health_under_worst_case"] = asyncio.run(health_under_worst_case(base))
+                md += ("\n## Worst-case question\n\n" + md_table(report["question_latency"])
+                       + "\n## GET /health during 40 concurrent worst-case questions\n\n"
+                       "Expensive routes run at most `QA_MAX_CONCURRENT` at once (2 x cores), `QA_MAX_QUEUE` wait "
+                       "up to `QA_QUEUE_TIMEOUT` s, the rest get 503 + Retry-After; /health is `async def` and "
+                       "never waits for them.\n\n" + md_table([report["health_under_worst_case"]]))
+            if "corpus_files" in only:
+                report["corpus_files"] = hostile_corpus_files(base, corpus)
+                md += "\n## Hostile corpus files, then POST /admin/reindex\n\n" + md_table(report["corpus_files"])
+    if "rate_limit" in only:
+        with running_server({**env, "QA_RATE_LIMIT": "5/minute", "QA_INDEX_DIR": str(work / "index-rl")}) as (base, _):
+            statuses = Counter(httpx.get(f"{base}/search", params={"q": "5G"}).status_code for _ in range(8))
+            r = httpx.get(f"{base}/search", params={"q": "5G"})
+            report["rate_limit"] = {"statuses": dict(statuses), "retry_after": r.headers.get("retry-after")}
+        md += f"\n## Rate limit 5/minute, 9 requests\n\n{report['rate_limit']}\n\n"
+    if "bypass" in only:
+        limited = {**env, "QA_RATE_LIMIT": "5/minute", "QA_INDEX_DIR": str(work / "index-rl")}
+        report["rate_limit_bypass"] = []
+        for server, start in (("uvicorn api:app (uvicorn's defaults)", lambda: running_server(limited)),
+                              ("qa serve, QA_TRUSTED_PROXIES unset", lambda: qa_serve(limited))):
+            for attempt, headers in BYPASS_ATTEMPTS.items():
+                with start() as served:  # a fresh server: a fresh limiter
+                    base = served[0] if isinstance(served, tuple) else served
+                    row = bypass_attempt(base, headers)
+                report["rate_limit_bypass"].append({"server": server, "attempt": attempt, "limit": "5/minute", **row,
+                                                    "bypassed": row["ok_200"] > 5})
+        md += ("\n## Rate-limit bypass attempts (5/minute, from 127.0.0.1)\n\n"
+               + md_table(report["rate_limit_bypass"]))
+    if "kill_9" in only:
+        report["kill_9_builds"] = kill_builds(corpus, work / "index-kill", attempts=5)
+        md += "\n## kill -9 at a random point of `qa build` (5 times)\n\n" + md_table([report["kill_9_builds"]])
+    if "faults" in only:
+        blocker = work / "a-file"
+        blocker.write_text("x")
+        report["faults"] = [
+            fault("missing model directory (qa build)", {**env, "QA_MODEL_CACHE_DIR": str(work / "none")},
+                  [sys.executable, "-m", "qa.cli", "build"]),
+            fault("missing model directory (uvicorn api:app)", {**env, "QA_MODEL_CACHE_DIR": str(work / "none")},
+                  [sys.executable, "-m", "uvicorn", "api:app", "--port", "0"]),
+            fault("unwritable index directory (qa build)", {**env, "QA_INDEX_DIR": str(blocker / "index")},
+                  [sys.executable, "-m", "qa.cli", "build"]),
+        ]
+        index = work / "index-kill"
+        if not store.current_version(index):
+            subprocess.run([sys.executable, "-m", "qa.cli", "build"], cwd=ROOT, check=True, capture_output=True,
+                           env={**os.environ, **env, "QA_INDEX_DIR": str(index)})
+        (store.current_version(index) / "dense.faiss").write_bytes(b"\0" * 64)
+        report["faults"].append(fault("truncated dense.faiss (qa ask)", {**env, "QA_INDEX_DIR": str(index),
+                                                                          "QA_LOG_LEVEL": "INFO"},
+                                      [sys.executable, "-m", "qa.cli", "ask", "5G覆盖哪些区域"]))
+        md += "\n## Faults\n\n" + md_table(report["faults"])
     shutil.rmtree(work, ignore_errors=True)
-
-    md = (
-        "# Reliability: hostile input, load, hot reindex, faults\n\n"
-        "Real `uvicorn api:app` servers on 127.0.0.1, temporary corpus and index.\n\n"
-        "## Hostile and odd inputs\n\n" + md_table(report["inputs"])
-        + "\n## Load: 5,000 mixed requests (valid /ask and /search with checked answers, bad inputs) at "
-        "concurrency 32\n\n" + md_table([{k: v for k, v in report["load"].items() if k != "mix"}])
-        + f"\nMix: {report['load']['mix']}\n\n## Reindex three times during 3,000 requests at concurrency 16\n\n"
-        + md_table([{k: v for k, v in report["reindex_under_load"].items() if k != "mix"}])
-        + f"\n## Rate limit 5/minute, 9 requests\n\n{report['rate_limit']}\n\n"
-        "## kill -9 at a random point of `qa build` (5 times)\n\n" + md_table([report["kill_9_builds"]])
-        + "\n## Faults\n\n" + md_table(report["faults"]) + "\nRegenerate: `python eval/bench_reliability.py`\n"
-    )
-    write_report("reliability", report, md)
+    md += "\nRegenerate: `python eval/bench_reliability.py`\n"
+    write_report("reliability", report, md, directory=args.out)
     print(md)
 
 

@@ -83,9 +83,15 @@ def build(force: Annotated[bool, typer.Option(help="rebuild even if the index is
 
 
 def _print_human(payload: dict) -> None:
-    typer.echo(f"答案：{payload['answer']}")
-    if not payload["answerable"] and payload.get("reason"):
-        typer.echo(f"（{payload['reason']}）")
+    """The short answer first (bold), then the quoted sentences with their [n] markers; a decline says why."""
+    if payload["answerable"]:
+        if payload.get("short_answer"):
+            typer.echo("简答：" + typer.style(payload["short_answer"]["text"], bold=True))
+        typer.echo(f"原文：{payload['answer']}")
+    else:
+        typer.echo(f"答案：{payload['answer']}")
+        if payload.get("reason"):
+            typer.echo(f"原因：{payload['reason']}")
     typer.echo(f"置信度 {payload['confidence']:.2f} · 用时 {payload['took_ms']:.1f} ms\n")
     for p in payload["passages"]:
         c = p["citation"]
@@ -141,9 +147,11 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level)
-    # Our own access log (JSON, with request ids) replaces uvicorn's.
+    # Our own access log (JSON, with request ids) replaces uvicorn's. X-Forwarded-For is believed
+    # only from QA_TRUSTED_PROXIES (uvicorn alone would believe it from loopback).
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), access_log=False)
+                log_level=settings.log_level.lower(), access_log=False,
+                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies)
 
 
 @app.callback()
@@ -190,11 +198,15 @@ def evaluate(
     md = (
         "# Retrieval and answer quality\n\n"
         "Letter: span-level relevance from evidence substrings (a passage overlapping the evidence is "
-        "relevant). The abstention threshold is calibrated on the `dev` split and applied unchanged to "
-        "`test`, which is held out. CMRC 2018 dev: document-level relevance (gold context).\n\n"
+        "relevant). CMRC 2018 dev: document-level relevance (gold context), split by article title hash. "
+        "`dev` rows are what the answer models were fitted and calibrated on (eval/fit_answer_models.py); "
+        "`test` rows are held out. Answers are scored with abstention off (every confidence recorded): "
+        "`answer_has_gold` = the quoted answer contains a gold answer; `short_em`/`short_f1` = CMRC 2018's "
+        "character-level metrics of `short_answer`. `cmrc-open`: only half of the articles indexed, so the "
+        "other half's questions are unanswerable. `cmrc-trad`: CMRC with Traditional-script questions.\n\n"
         + md_table(rows, suite.COLUMNS)
         + (f"\nSkipped (data not present): {', '.join(skipped)}\n" if skipped else "")
-        + f"\nCalibrated thresholds (dev split): {thresholds}\n\n![quality by mode]({name}.png)\n\n"
+        + f"\nAbstention thresholds (fitted with the answer models): {thresholds}\n\n![quality by mode]({name}.png)\n\n"
         + f"Regenerate: `qa eval --datasets {datasets} --modes {modes} --inference {inference} --name {name}`\n"
     )
     write_report(name, {"rows": rows, "thresholds": thresholds, "skipped": skipped,

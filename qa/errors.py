@@ -18,12 +18,31 @@ class ModelError(QAError):
 
 
 class CorpusError(QAError):
-    """A source document cannot be used. Always names the offending file."""
+    """A source document cannot be used. Always names the offending file.
 
-    def __init__(self, path: Path | str, reason: str) -> None:
+    With `root` (the corpus folder) the message names the file relative to it,
+    so no absolute path reaches an API client; `path` stays the full path.
+    """
+
+    def __init__(self, path: Path | str, reason: str, root: Path | str | None = None) -> None:
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        self.root = None if root is None else Path(root)
+        super().__init__(f"{self.where}: {reason}")
+
+    @property
+    def where(self) -> str:
+        if self.root is None:
+            return str(self.path)
+        if self.path == self.root:
+            return "corpus folder"
+        if self.path.is_relative_to(self.root):
+            return self.path.relative_to(self.root).as_posix()
+        return self.path.name  # e.g. a configured dictionary elsewhere: its name, not where it lives
+
+    def within(self, root: Path | str) -> CorpusError:
+        """The same error, its file named relative to the corpus folder `root`."""
+        return CorpusError(self.path, self.reason, root)
 
 
 class IndexCorruptError(QAError):

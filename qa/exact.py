@@ -14,7 +14,8 @@ import re
 from qa.text import normalize
 
 _QUOTED = re.compile(r"[“\"「『《‘'](.+?)[”\"」』》’']")
-_DOC_NUMBER = re.compile(r"[^\s，。？?]*[〔\[［]\d{4}[〕\]］]\d+号")
+# The issuer prefix is bounded: an unbounded [^…]* backtracks quadratically on long unpunctuated input.
+_DOC_NUMBER = re.compile(r"[^\s，。？?]{0,16}[〔\[［]\d{4}[〕\]］]\d+号")
 # A number with its unit or suffix: 3252万, 139m, 87%, 28.01mbps, 2018年, 5g
 _FIGURE = re.compile(r"\d[\d.,%]*(?:[a-z]+|[万亿千百余多个户号条处项家名座所件套台次年月日]{1,2})?")
 _LATIN = re.compile(r"[a-z][a-z0-9+\-]{2,}")

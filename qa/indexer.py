@@ -25,7 +25,7 @@ from qa.text import Terms, find_user_dicts
 log = logging.getLogger(__name__)
 # Bump when chunking, term extraction or index contents change in code, so that
 # stored indexes are rebuilt.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 
 def chunk_settings(settings: Settings) -> ChunkSettings:

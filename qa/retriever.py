@@ -88,7 +88,7 @@ class Retriever:
         return self._hits(ids, scores, k, dense=_stage(scores, np.ones(len(ids), dtype=bool)))
 
     def _bm25_only(self, query: str, k: int, timer: Timer) -> list[Hit]:
-        ids, scores = self.index.sparse.top(self.terms(query), k)
+        ids, scores = self.index.sparse.top(list(self.terms.query(query).terms), k)
         timer.lap("bm25")
         return self._hits(ids, scores, k, bm25=_stage(scores, np.ones(len(ids), dtype=bool)))
 
@@ -98,7 +98,7 @@ class Retriever:
         timer.lap("embed")
         dense_ids, _ = dense.search(self.index.dense, vector, n)
         timer.lap("dense")
-        all_bm25 = self.index.sparse.scores(self.terms(query))
+        all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms))
         top_bm25 = np.argsort(-all_bm25, kind="stable")[:n]
         top_bm25 = top_bm25[all_bm25[top_bm25] > 0]
         timer.lap("bm25")

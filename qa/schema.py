@@ -102,6 +102,5 @@ class Answer:
     spans: list[AnswerSpan]
     reason: str | None = None
     short: ShortAnswer | None = None
-    # The two signals behind `confidence`, kept for evaluation and debugging.
-    support: float = 0.0
-    dense_support: float | None = None
+    # The decision model's inputs (qa.answering.decision.DECISION_FEATURES), kept for evaluation and fitting.
+    evidence: list[float] = field(default_factory=list)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from qa import indexer
-from qa.answer import AnswerExtractor
+from qa.answering import Answerer, ExtractiveAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.config import Mode, Settings
 from qa.embedding import Encoder, load_encoder
@@ -31,10 +31,20 @@ log = logging.getLogger(__name__)
 class IndexState:
     built: BuiltIndex
     retriever: Retriever
-    answerer: AnswerExtractor
+    answerer: Answerer
     terms: Terms
     passages_by_id: dict[str, Passage]
     documents_by_id: dict[str, Document]
+
+
+def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
+    """The answer layer the settings name (one so far: extractive)."""
+    models = load_models(settings.answer_models)
+    thresholds = {**models.thresholds, **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
+    return ExtractiveAnswerer(
+        terms, built.sparse, built.manifest.dense_floor, models, thresholds,
+        max_sentences=settings.answer_max_sentences, n_passages=settings.answer_passages,
+    )
 
 
 @dataclass
@@ -75,7 +85,7 @@ class QAService:
         return IndexState(
             built=built,
             retriever=Retriever(built, self.encoder, terms, self.settings),
-            answerer=AnswerExtractor(terms, built.sparse, built.manifest.dense_floor),
+            answerer=make_answerer(self.settings, terms, built),
             terms=terms,
             passages_by_id={p.id: p for p in built.passages},
             documents_by_id={d.doc_id: d for d in built.documents},
@@ -98,15 +108,13 @@ class QAService:
         mode = mode or self.settings.default_mode
         result = state.retriever.search(question, k, mode)
         started = time.perf_counter()
-        answer = state.answerer(
-            question,
-            result.hits,
-            threshold=self.settings.abstain_threshold(mode),
-            max_sentences=self.settings.answer_max_sentences,
-            n_passages=self.settings.answer_passages,
-        )
+        answer = state.answerer(question, result.hits, mode)
         result.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
         return AskResult(result, answer, state.built.manifest.version)
+
+    def answer_threshold(self, mode: Mode) -> float:
+        """The confidence below which the service declines in `mode` (fitted, or overridden in settings)."""
+        return self.state.answerer.threshold(mode)
 
     def passage(self, passage_id: str) -> Passage:
         try:

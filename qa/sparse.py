@@ -32,13 +32,17 @@ class SparseIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.model.get_scores(list(terms)), dtype=np.float32)
 
-    def idf(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25 (Lucene) inverse document frequency; unseen terms get the maximum."""
+    def document_frequency(self, terms: Sequence[str]) -> np.ndarray:
+        """How many passages contain each term (0 for terms the corpus never uses)."""
         indptr = self.model.scores["indptr"]
         vocab = self.model.vocab_dict
-        df = np.array(
+        return np.array(
             [indptr[vocab[t] + 1] - indptr[vocab[t]] if t in vocab else 0 for t in terms], dtype=np.float64
         )
+
+    def idf(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 (Lucene) inverse document frequency; unseen terms get the maximum."""
+        df = self.document_frequency(terms)
         return np.log1p((self.size - df + 0.5) / (df + 0.5))
 
     def top(self, terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:

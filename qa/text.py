@@ -1,7 +1,9 @@
 """Chinese text handling shared by the lexical stages: normalisation and jieba terms.
 
 Queries and passages go through the same `normalize` (NFKC folds full-width
-letters, digits and punctuation: "１３９Ｍ" matches "139M"; lower-case), then
+letters, digits and punctuation: "１３９Ｍ" matches "139M"; lower-case;
+OpenCC folds Traditional script to Simplified: "網絡覆蓋" matches "网络覆盖"),
+then
 jieba's search-mode segmentation, which also emits the shorter words inside
 long ones (城市网格化管理 → 城市, 网格, 网格化, 管理, ...), so a query that
 uses a sub-word still matches.
@@ -13,11 +15,14 @@ import hashlib
 import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import jieba
 import jieba.posseg
+import opencc
 
 from qa.errors import CorpusError
 
@@ -27,10 +32,20 @@ jieba.setLogLevel(logging.WARNING)
 USER_DICT_SUFFIX = ".dict"
 # jieba part-of-speech tags of proper nouns: place, person, organisation, other.
 ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz"})
+MAX_HMM_CHARS = 96
+
+
+# Character and phrase conversion only (not regional vocabulary): it never changes
+# what a Simplified text says, so both scripts meet in one form.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
 
 
 def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    """The form every lexical comparison uses: NFKC, lower case, Simplified script.
+
+    Only for matching: stored text and citation offsets are never normalised.
+    """
+    return _TO_SIMPLIFIED.convert(unicodedata.normalize("NFKC", text).lower())
 
 
 def _is_term(token: str) -> bool:
@@ -51,10 +66,17 @@ def find_user_dicts(corpus_dir: Path, extra: Sequence[Path] = ()) -> list[Path]:
     return [*found, *extra]
 
 
+@dataclass(frozen=True)
+class QueryTerms:
+    terms: tuple[str, ...]  # BM25 terms, as passages get them
+    entities: tuple[str, ...]  # see Terms._entities
+
+
 class Terms:
     """Turns text into BM25 terms. One instance owns its own jieba dictionary state."""
 
-    def __init__(self, user_dicts: Iterable[Path] = (), stopwords: frozenset[str] | None = None) -> None:
+    def __init__(self, user_dicts: Iterable[Path] = (), stopwords: frozenset[str] | None = None,
+                 query_cache_size: int = 1024) -> None:
         self.stopwords = default_stopwords() if stopwords is None else stopwords
         self.user_dicts = [Path(p) for p in user_dicts]
         self._jieba = jieba.Tokenizer()
@@ -64,20 +86,60 @@ class Terms:
                 self._jieba.load_userdict(str(path))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise CorpusError(path, f"cannot read jieba user dictionary: {exc}") from exc
+        self._pos.makesure_userdict_loaded()
+        self._query = lru_cache(maxsize=query_cache_size)(self._analyse_query)
 
     def __call__(self, text: str) -> list[str]:
-        return [
-            token
-            for token in self._jieba.cut_for_search(normalize(text))
-            if token not in self.stopwords and _is_term(token)
-        ]
+        """BM25 terms of a passage (jieba search mode: words plus the dictionary words inside them)."""
+        return self._terms(self._jieba.cut(normalize(text)))
 
-    def entities(self, text: str) -> list[str]:
+    def query(self, text: str) -> QueryTerms:
+        """Terms and entities of a question, segmented once and cached (retrieval and answering share them).
+
+        jieba's new-word HMM costs about 0.1 ms per character of unknown text, so only the
+        first MAX_HMM_CHARS characters use it: a 512-character question stays cheap, and
+        real questions are shorter than that.
+        """
+        return self._query(text)
+
+    def _analyse_query(self, text: str) -> QueryTerms:
+        norm = normalize(text)
+        words = [*self._jieba.cut(norm[:MAX_HMM_CHARS]), *self._jieba.cut(norm[MAX_HMM_CHARS:], HMM=False)]
+        return QueryTerms(tuple(self._terms(words)), tuple(self._entities(words)))
+
+    def _terms(self, words: Iterable[str]) -> list[str]:
+        # The same expansion as jieba's cut_for_search, over already segmented words.
+        freq = self._jieba.FREQ
+        out = []
+        for w in words:
+            if len(w) > 2:
+                out += [w[i:i + 2] for i in range(len(w) - 1) if freq.get(w[i:i + 2])]
+            if len(w) > 3:
+                out += [w[i:i + 3] for i in range(len(w) - 2) if freq.get(w[i:i + 3])]
+            out.append(w)
+        return [t for t in out if t not in self.stopwords and _is_term(t)]
+
+    def _entities(self, words: Iterable[str]) -> list[str]:
         """Specific words a relevant passage must contain: places, people, organisations,
-        other proper nouns, and numbers of two or more digits (years, figures)."""
+        other proper nouns, unknown words of three or more characters (mostly names),
+        and numbers of two or more digits (years, figures).
+
+        Tags come from the dictionary, not from jieba's part-of-speech HMM, whose
+        cost grows by milliseconds per character of unknown text (a 512-character
+        question took 2 s).
+        """
         found = []
-        for pair in self._pos.cut(normalize(text)):
-            word, flag = pair.word, pair.flag
+        tags = self._pos.word_tag_tab
+        for word in words:
+            flag = tags.get(word)
+            if flag is None and word in self._jieba.FREQ:
+                continue  # a dictionary word without a tag (user dictionaries may omit it)
+            if flag is None:
+                if len(word) >= 3 and all("\u4e00" <= ch <= "\u9fff" for ch in word):
+                    found.append(word)
+                elif sum(ch.isdigit() for ch in word) >= 2:
+                    found.append(word)
+                continue
             # jieba tags many two-character words as person names (封信, 谢谢); real
             # Chinese names in documents are mostly three characters.
             if flag in ("nr", "nrt", "nrfg") and len(word) < 3:

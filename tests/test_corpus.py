@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,88 @@ def test_fingerprint_changes_with_text_or_metadata(corpus_dir):
     meta_path.write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
     after_meta = corpus_fingerprint(load_corpus(corpus_dir))
     assert len({before, after_text, after_meta}) == 3
+
+
+def test_errors_name_the_file_relative_to_the_corpus_folder(tmp_path):
+    _write(tmp_path, "gbk.txt", "中文".encode("gbk"), {"title": "t"})
+    with pytest.raises(CorpusError) as info:
+        load_corpus(tmp_path)
+    assert str(info.value).startswith("gbk.txt: not valid UTF-8") and str(tmp_path) not in str(info.value)
+    assert info.value.path == tmp_path / "gbk.txt"  # the full path stays available to code
+
+
+def test_symlink_outside_the_corpus_folder_is_refused(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("QA_ADMIN_KEYS=very-secret", "utf-8")
+    (corpus / "env.txt").symlink_to("/proc/self/environ")
+    _write(corpus, "env.meta.json", json.dumps({"title": "环境"}))
+    with pytest.raises(CorpusError, match="outside the corpus folder") as info:
+        load_corpus(corpus)
+    assert str(info.value).startswith("env.txt: ")
+    (corpus / "env.txt").unlink()
+    (corpus / "env.meta.json").unlink()
+    _write(corpus, "a.txt", "正文。", {"title": "a"})
+    (corpus / "a.meta.json").unlink()
+    (corpus / "a.meta.json").symlink_to(secret)  # a sidecar is a corpus file too
+    with pytest.raises(CorpusError, match="outside the corpus folder") as info:
+        load_corpus(corpus)
+    assert info.value.path.name == "a.meta.json"
+
+
+def test_symlink_to_a_file_inside_the_folder_is_fine(tmp_path):
+    _write(tmp_path, "original.txt", "正文。", {"title": "原件", "doc_id": "original"})
+    (tmp_path / "alias.txt").symlink_to(tmp_path / "original.txt")
+    _write(tmp_path, "alias.meta.json", json.dumps({"title": "别名"}))
+    assert [d.doc_id for d in load_corpus(tmp_path)] == ["alias", "original"]
+
+
+def test_unreadable_and_special_files_are_corpus_errors(tmp_path):
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    _write(tmp_path, "gone.meta.json", json.dumps({"title": "t"}))
+    with pytest.raises(CorpusError, match=r"^gone.txt: cannot be read \(No such file or directory\)$"):
+        load_corpus(tmp_path)
+    (tmp_path / "gone.txt").unlink()
+    os.mkfifo(tmp_path / "pipe.txt")  # must not hang the build waiting for a writer
+    _write(tmp_path, "pipe.meta.json", json.dumps({"title": "t"}))
+    with pytest.raises(CorpusError, match="^pipe.txt: is not a regular file$"):
+        load_corpus(tmp_path)
+    (tmp_path / "pipe.txt").unlink()
+    (tmp_path / "loop.txt").symlink_to(tmp_path / "loop.txt")
+    _write(tmp_path, "loop.meta.json", json.dumps({"title": "t"}))
+    with pytest.raises(CorpusError, match="^loop.txt: cannot be read"):
+        load_corpus(tmp_path)
+
+
+def _bomb(levels: int) -> str:
+    lines = ["l0: &l0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "---\ntitle: 炸弹\n" + "\n".join(lines) + "\n---\n正文。\n"
+
+
+def test_yaml_alias_bomb_is_rejected_without_expanding(tmp_path):
+    bomb = _bomb(10)  # 9**10 strings, about 4 GB, if expanded
+    assert len(bomb.encode()) < 600
+    _write(tmp_path, "bomb.md", bomb)
+    started = time.perf_counter()
+    with pytest.raises(CorpusError, match="aliases") as info:
+        load_corpus(tmp_path)
+    assert time.perf_counter() - started < 1 and info.value.path.name == "bomb.md"
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ("title: t\nbase: &b 1\ncopy: *b", "aliases"),  # even a harmless alias: metadata never needs one
+        ("title: t\nnote: " + "长" * 6000, "larger than"),
+        ("title: t\ndeep: " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ("title: t\ndate: 2020-13-45", "invalid value"),
+        ("title: !!python/object:os.system echo", "not valid YAML"),
+    ],
+)
+def test_hostile_front_matter_is_a_clear_error(tmp_path, front, reason):
+    _write(tmp_path, "x.md", f"---\n{front}\n---\n正文。\n")
+    with pytest.raises(CorpusError, match=reason) as info:
+        load_corpus(tmp_path)
+    assert info.value.path.name == "x.md"

@@ -31,3 +31,30 @@ def test_abstention_precision_recall():
     assert a.precision == pytest.approx(2 / 3, abs=1e-4) and a.recall == pytest.approx(2 / 3, abs=1e-4)
     assert a.accuracy == pytest.approx(3 / 5)
     assert math.isnan(abstention([True], [True]).precision)
+
+
+def test_open_domain_makes_the_unindexed_articles_questions_unanswerable():
+    from qa.evaluation.datasets import Dataset, Query
+    from qa.evaluation.open_domain import open_domain
+    from qa.schema import Document
+
+    docs = [Document("d1", "甲", "一"), Document("d2", "乙", "二")]
+    queries = [Query("q1", "问一"), Query("q2", "问二")]
+    opened = open_domain(Dataset("x", docs, queries, {"q1": {"d1": 1}, "q2": {"d2": 1}}), lambda title: title == "甲")
+    assert [d.doc_id for d in opened.documents] == ["d1"]
+    assert [q.answerable for q in opened.queries] == [True, False]
+    assert opened.qrels == {"q1": {"d1": 1}}
+
+
+def test_auroc_ranks_confidences_against_answerability():
+    from qa.evaluation.datasets import Query
+    from qa.evaluation.runner import Outcome, auroc
+    from qa.schema import Answer
+
+    def outcome(answerable: bool, confidence: float) -> Outcome:
+        return Outcome(Query("q", "?", answerable=answerable), [], Answer("", True, confidence, []), 0.0)
+
+    perfect = [outcome(True, 0.9), outcome(True, 0.8), outcome(False, 0.2), outcome(False, 0.1)]
+    assert auroc(perfect) == 1.0
+    assert auroc([outcome(True, 0.2), outcome(False, 0.9)]) == 0.0
+    assert math.isnan(auroc([outcome(True, 0.5)]))

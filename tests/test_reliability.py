@@ -160,3 +160,48 @@ def test_sighup_reloads_the_index_without_restart(settings):
         assert now["index_version"] != before["index_version"] and proc.poll() is None
         top = httpx.get(f"{base}/search", params={"q": "城市大脑建设", "k": 1}).json()["passages"][0]
         assert "城市大脑" in top["text"]
+
+
+def test_health_stays_fast_while_cpu_bound_questions_are_shed(fake_service, monkeypatch):
+    """40 concurrent CPU-bound requests against a real uvicorn: /health keeps answering in well under
+    a second, and what cannot start within the queue timeout gets 503 + Retry-After instead of waiting."""
+    import asyncio
+
+    import httpx
+
+    from qa.api import create_app
+    from tests.conftest import serving
+
+    real = fake_service.state.retriever.search
+
+    def cpu_bound_search(*args, **kwargs):
+        end = time.perf_counter() + 0.25
+        while time.perf_counter() < end:  # pure Python: holds the GIL like jieba's tagger
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fake_service.state.retriever, "search", cpu_bound_search)
+    settings = fake_service.settings.model_copy(update={"max_concurrent": 4, "max_queue": 64, "queue_timeout": 1.5})
+
+    async def run(base: str) -> tuple[list[int], list[float], set[str]]:
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+            asks = [asyncio.create_task(client.get("/search", params={"q": f"问题{i}"})) for i in range(40)]
+            await asyncio.sleep(0.2)
+            health = []
+            while not all(task.done() for task in asks):
+                started = time.perf_counter()
+                assert (await client.get("/health")).status_code == 200
+                health.append(time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+            replies = await asyncio.gather(*asks)
+        return [r.status_code for r in replies], health, {r.headers.get("retry-after", "") for r in replies
+                                                          if r.status_code == 503}
+
+    with serving(create_app(settings, service=fake_service)) as base:
+        started = time.perf_counter()
+        statuses, health, retry_after = asyncio.run(run(base))
+        elapsed = time.perf_counter() - started
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 4
+    assert retry_after <= {"2"}
+    assert elapsed < 15  # bounded: shed, not queued behind 40 x 0.25 s of CPU per worker
+    assert health and max(health) < 1.0, max(health)

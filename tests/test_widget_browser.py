@@ -1,49 +1,58 @@
 """The chat widget end to end in headless Chromium against a real uvicorn server on 127.0.0.1.
 
+Tests on the real model are marked slow; those that only need the pages (docs offline, the
+demo page with keys, the widget's rendering of crafted answers) run on the fake embedder.
 Screenshots are written to eval/reports/widget-*.png.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
-import socket
-import threading
-import time
 
-import httpx
 import pytest
-import uvicorn
 
 from qa.api import create_app
-from qa.config import PROJECT_ROOT
+from qa.config import PROJECT_ROOT, Settings
+from tests.conftest import FakeEncoder, serving
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
+slow = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync"]
 SHOTS = PROJECT_ROOT / "eval" / "reports"
 
 
+KEY = "widget-test-key-0001"
+DEMO = "public-demo-key-0001"
+ADMIN = "admin-key-never-published"
+
+
 @pytest.fixture(scope="module")
 def server(real_service):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(service=real_service), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(service=real_service)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def page_service(tmp_path_factory):
+    """The real pipeline on the letter with the fake embedder: enough for pages and the widget's plumbing."""
+    from qa.service import QAService
+
+    root = tmp_path_factory.mktemp("widget")
+    shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
+    return QAService.start(Settings(corpus_dir=root / "corpus", index_dir=root / "index"), encoder=FakeEncoder())
+
+
+def _serve(service, **overrides):
+    return serving(create_app(settings=service.settings.model_copy(update=overrides), service=service))
+
+
+@pytest.fixture(scope="module")
+def page_server(page_service):
+    with _serve(page_service) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +74,7 @@ def _ask(page, question: str) -> dict:
     return info.value.json()
 
 
+@slow
 def test_ask_see_answer_click_citation_see_highlight(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.goto(server + "/")
@@ -73,6 +83,12 @@ def test_ask_see_answer_click_citation_see_highlight(server, browser):
     body = _ask(page, "5G覆盖哪些区域")
     answer = page.wait_for_selector(".qaw-answer")
     assert "虹桥商务区" in answer.inner_text() and page.locator(".qaw-marker").count() >= 1
+    # The short answer, when the service gives one, comes first and in bold.
+    bold = page.locator(".qaw-short strong")
+    if body["short_answer"]:
+        assert bold.count() == 1 and bold.inner_text() == body["short_answer"]["text"]
+    else:
+        assert bold.count() == 0
 
     # The passage citation: the highlighted span is exactly the passage text.
     top = body["passages"][0]
@@ -94,6 +110,7 @@ def test_ask_see_answer_click_citation_see_highlight(server, browser):
     page.close()
 
 
+@slow
 def test_unanswerable_shows_no_answer_state(server, browser):
     page = browser.new_page()
     page.goto(server + "/")
@@ -101,9 +118,12 @@ def test_unanswerable_shows_no_answer_state(server, browser):
     assert body["answerable"] is False
     node = page.wait_for_selector(".qaw-noanswer")
     assert "没有找到相关内容" in node.inner_text()
+    if body["reason"]:
+        assert body["reason"] in node.inner_text()
     page.close()
 
 
+@slow
 def test_oversized_question_and_server_down_show_errors(server, browser):
     page = browser.new_page()
     page.goto(server + "/")
@@ -119,6 +139,7 @@ def test_oversized_question_and_server_down_show_errors(server, browser):
     page.close()
 
 
+@slow
 def test_phone_sized_floating_widget_from_one_script_tag(server, browser):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(server + "/embed-example.html")
@@ -132,6 +153,7 @@ def test_phone_sized_floating_widget_from_one_script_tag(server, browser):
     page.close()
 
 
+@slow
 def test_keyboard_only_use(server, browser):
     page = browser.new_page()
     page.goto(server + "/embed-example.html")
@@ -148,4 +170,107 @@ def test_keyboard_only_use(server, browser):
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.classList.contains('qaw-marker')")
     assert page.get_attribute(".qaw-log", "aria-live") == "polite"
+    page.close()
+
+
+
+def _offline(page, base: str) -> tuple[list[str], list[str]]:
+    """Abort every request that leaves `base`; collect them and any CSP violation the page reports."""
+    external: list[str] = []
+    violations: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return external, violations
+
+
+def test_docs_and_redoc_render_from_local_files_with_no_network(page_server, browser):
+    page = browser.new_page()
+    external, violations = _offline(page, page_server)
+    page.goto(page_server + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/ask", "/search", "/health"} <= {p.strip() for p in paths}
+    page.goto(page_server + "/redoc")
+    page.wait_for_selector("h2:has-text('提问并获得带引用的答案')")  # the operation, rendered in the page body
+    # ReDoc's footer always tries its vendor's logo from a CDN; the CSP stops it before any network
+    # request, and the image hides itself on error. Nothing else may be blocked or leave the machine.
+    assert external == []
+    assert [v for v in violations if "cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
+    page.close()
+
+
+def test_demo_page_works_when_keys_are_required(page_service, browser):
+    settings = {"api_keys": [KEY, DEMO], "admin_keys": [ADMIN], "demo_api_key": DEMO, "rate_limit": "60/minute"}
+    with _serve(page_service, **settings) as base:
+        page = browser.new_page()
+        external, violations = _offline(page, base)
+        page.goto(base + "/")
+        assert ADMIN not in page.content() and KEY not in page.content()
+        page.wait_for_selector(".qaw-chip")  # /suggestions answered: the widget sent the demo key
+        page.wait_for_function("!document.getElementById('docs').textContent.includes('加载中')")
+        assert "无法加载" not in page.inner_text("#docs")
+        with page.expect_response(lambda r: r.url.endswith("/ask")) as info:
+            page.fill(".qaw-input", "5G覆盖哪些区域")
+            page.press(".qaw-input", "Enter")
+        assert info.value.status == 200
+        page.wait_for_selector(".qaw-answer, .qaw-noanswer")
+        assert external == [] and violations == []
+        page.close()
+    with _serve(page_service, api_keys=[KEY]) as base:  # keys but no demo key: the page says so
+        page = browser.new_page()
+        page.goto(base + "/")
+        assert "QA_DEMO_API_KEY" in page.inner_text(".qa-notice")
+        page.close()
+
+
+def _crafted_answer(doc_id: str, text: str, short: dict | None) -> dict:
+    start = text.index("覆盖")
+    passage = {"id": f"{doc_id}#p1", "rank": 1, "text": text, "score": 1.0,
+               "citation": {"doc_id": doc_id, "title": "构造", "doc_number": None, "section": "正文", "paragraph": 1,
+                            "start": 0, "end": len(text)}}
+    cite = {"marker": 1, "passage_id": passage["id"], "doc_id": doc_id, "start": start, "end": len(text),
+            "text": text[start:]}
+    return {"question": "q", "answer": cite["text"] + "[1]", "short_answer": short, "answerable": True,
+            "confidence": 0.9, "reason": None, "index_version": "v", "passages": [passage],
+            "answer_citations": [cite], "timings": {}, "took_ms": 1.0}
+
+
+@pytest.mark.parametrize("doc_id", ["constructor", "toString", "valueOf", "__proto__"])
+def test_document_ids_that_are_object_properties_open_their_source(page_server, browser, doc_id):
+    text = "本市5G网络覆盖主要区域。"
+    page = browser.new_page()
+    page.route("**/ask", lambda route: route.fulfill(json=_crafted_answer(doc_id, text, None)))
+    page.route(f"**/documents/{doc_id}", lambda route: route.fulfill(json={
+        "doc_id": doc_id, "title": "构造", "doc_number": None, "issuer": None, "recipient": None, "date": None,
+        "source": None, "text": text}))
+    page.goto(page_server + "/")
+    _ask(page, "5G覆盖哪些区域")
+    page.click(".qaw-marker >> nth=0")
+    page.wait_for_selector(".qaw-dialog:not([hidden]) mark")
+    assert page.inner_text(".qaw-dialog mark") == text[text.index("覆盖"):]
+    page.close()
+
+
+def test_short_answer_in_bold_and_the_reason_for_declining(page_server, browser):
+    text = "本市5G网络覆盖主要区域。"
+    short = {"text": "主要区域", "doc_id": "letter", "start": 7, "end": 11}
+    declined = {"question": "q", "answer": "未找到答案", "short_answer": None, "answerable": False, "confidence": 0.1,
+                "reason": "文件中没有提到出租车价格。", "index_version": "v", "passages": [], "answer_citations": [],
+                "timings": {}, "took_ms": 1.0}
+    replies = iter([_crafted_answer("letter", text, short), declined])
+    page = browser.new_page()
+    page.route("**/ask", lambda route: route.fulfill(body=json.dumps(next(replies)), content_type="application/json"))
+    page.goto(page_server + "/")
+    _ask(page, "5G覆盖哪些区域")
+    assert page.wait_for_selector(".qaw-short strong").inner_text() == "主要区域"
+    _ask(page, "出租车起步价")
+    assert "文件中没有提到出租车价格。" in page.wait_for_selector(".qaw-noanswer .qaw-reason").inner_text()
     page.close()

@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from qa.api import errors, widget
+from qa.api import docs, errors, widget
+from qa.api.headers import SecurityHeadersMiddleware, page_csp
 from qa.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from qa.api.overload import ConcurrencyLimitMiddleware
 from qa.api.routes import router
-from qa.api.security import AccessMiddleware
+from qa.api.security import LIMITED_PATHS, AccessMiddleware
 from qa.config import Settings, get_settings
 from qa.errors import QAError
 from qa.service import QAService
@@ -76,16 +78,26 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by qa.api.docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.docs_csp = page_csp(settings, docs=True)
     errors.install(app)
     app.include_router(router)
     app.include_router(widget.router)
+    app.include_router(docs.router)
     # Starlette runs the last added middleware first. Order, outermost first: request id + access
-    # log, CORS (so 401/413/429 replies carry CORS headers too), body limit, keys + rate limit.
+    # log, security headers, CORS (so 401/413/429/503 replies carry CORS headers too), body limit
+    # (the body is read before a slot is taken), keys + rate limit, then load shedding.
     app.add_middleware(
-        AccessMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, rate_limit=settings.rate_limit
+        ConcurrencyLimitMiddleware, paths=LIMITED_PATHS, limit=settings.max_concurrent,
+        queue=settings.max_queue, timeout=settings.queue_timeout,
+    )
+    app.add_middleware(
+        AccessMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, rate_limit=settings.rate_limit,
+        trust_forwarded=bool(settings.trusted_proxies),
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origins:
@@ -97,5 +109,6 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             expose_headers=["X-Request-ID", "Retry-After"],
             allow_credentials=False,
         )
+    app.add_middleware(SecurityHeadersMiddleware, page_policy=page_csp(settings))
     app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions)
     return app

@@ -23,7 +23,7 @@ _STATUS = {
 }
 _HTTP_CODES = {
     401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited",
+    413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "overloaded",
 }
 
 
@@ -66,7 +66,9 @@ def install(app: FastAPI) -> None:
         status, code = next(((s, c) for cls, (s, c) in _STATUS.items() if isinstance(exc, cls)), (500, "error"))
         if status >= 500:
             log.error("%s: %s", type(exc).__name__, exc)
-        return JSONResponse(error_body(request, code, str(exc)), status_code=status)
+        # Name the bad file relative to the corpus folder: clients need not learn the server's paths.
+        message = str(exc.within(request.app.state.settings.corpus_dir)) if isinstance(exc, CorpusError) else str(exc)
+        return JSONResponse(error_body(request, code, message), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""ASGI middleware: body-size limit (413) and request id + structured access log."""
+"""ASGI middleware: body-size limit (413) and request id + structured access log.
+
+Access control is in `security.py`, load shedding in `overload.py`, response
+headers in `headers.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.logs import json_line
 
 access_log = logging.getLogger("qa.access")
 
@@ -82,7 +88,9 @@ class BodyLimitMiddleware:
 class RequestLogMiddleware:
     """Give each request an id (X-Request-ID, echoed back) and log one JSON line for it.
 
-    The question text is not logged unless `log_questions` is set.
+    The question text is not logged unless `log_questions` is set; then the route puts it
+    in `request.state.question` and it goes into this same line, JSON-escaped, so a
+    question with line breaks cannot forge a log entry.
     """
 
     def __init__(self, app: ASGIApp, log_questions: bool = False) -> None:
@@ -119,6 +127,7 @@ class RequestLogMiddleware:
                 "status": status,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             }
-            if self.log_questions and scope.get("query_string"):
-                record["query"] = scope["query_string"].decode("utf-8", "replace")
-            access_log.info(json.dumps(record, ensure_ascii=False))
+            question = scope["state"].get("question")
+            if self.log_questions and question is not None:
+                record["question"] = question
+            access_log.info(json_line(record))

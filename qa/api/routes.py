@@ -1,10 +1,14 @@
-"""HTTP routes. Handlers are plain `def`: FastAPI runs them in its thread pool, so
-CPU-bound retrieval never blocks the event loop."""
+"""HTTP routes.
+
+The expensive handlers (/ask, /search) are plain `def`: FastAPI runs them in its thread
+pool, so CPU-bound retrieval never blocks the event loop, and `overload.py` bounds how
+many run at once. Cheap handlers (health, readiness, documents, passages) are
+`async def`: they never wait behind a busy pool, so /health answers under any load.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from typing import Annotated, Any
 
@@ -36,10 +40,11 @@ from qa.api.schemas import (
 from qa.schema import Hit
 from qa.service import AskResult, QAService
 
-log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "请求参数无效（指明字段和原因）"},
     413: {"model": ErrorResponse, "description": "请求体过大"},
+    429: {"model": ErrorResponse, "description": "超过频率限制（见 Retry-After）"},
+    503: {"model": ErrorResponse, "description": "服务繁忙，请在 Retry-After 秒后重试"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "不存在的 id"}}
 
@@ -60,10 +65,9 @@ def _passages(service: QAService, hits: list[Hit]) -> list[PassageOut]:
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["问答"], summary="提问并获得带引用的答案")
-def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     started = time.perf_counter()
-    if service.settings.log_questions:
-        log.info("ask: %s", body.question)
+    request.state.question = body.question  # for the access log line, escaped, when QA_LOG_QUESTIONS is on
     result = service.ask(body.question, body.top_k, body.mode)
     return ask_response(service, body.question, result, started)
 
@@ -88,6 +92,7 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["检索"], summary="检索相关段落（不生成答案）")
 def search(
     service: ServiceDep,
+    request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询", examples=["5G覆盖哪些区域"],
                             json_schema_extra={"pattern": QUESTION_PATTERN})],
     k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="返回的段落数")] = 5,
@@ -98,6 +103,7 @@ def search(
         query = clean_question(q)
     except ValueError as exc:
         raise RequestValidationError([{"loc": ("query", "q"), "msg": str(exc), "type": "value_error"}]) from None
+    request.state.question = query
     state = service.state
     result = state.retriever.search(query, k, mode)
     return SearchResponse(
@@ -110,7 +116,7 @@ def search(
 
 
 @router.get("/passages/{passage_id}", response_model=PassageDetail, responses=NOT_FOUND, tags=["原文"])
-def passage(service: ServiceDep, passage_id: Annotated[str, Path(max_length=300)]) -> PassageDetail:
+async def passage(service: ServiceDep, passage_id: Annotated[str, Path(max_length=300)]) -> PassageDetail:
     p = service.passage(passage_id)
     doc = service.document(p.doc_id)
     return PassageDetail(
@@ -122,20 +128,20 @@ def passage(service: ServiceDep, passage_id: Annotated[str, Path(max_length=300)
 
 
 @router.get("/documents", response_model=list[DocumentMeta], tags=["原文"], summary="文档列表")
-def documents(service: ServiceDep) -> list[DocumentMeta]:
+async def documents(service: ServiceDep) -> list[DocumentMeta]:
     return [DocumentMeta.of(d) for d in service.documents()]
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, responses=NOT_FOUND, tags=["原文"],
             summary="文档全文（逐字，用于核对和高亮引用）")
-def document(service: ServiceDep, doc_id: Annotated[str, Path(max_length=300)]) -> DocumentOut:
+async def document(service: ServiceDep, doc_id: Annotated[str, Path(max_length=300)]) -> DocumentOut:
     doc = service.document(doc_id)
     return DocumentOut(**doc.metadata(), text=doc.text)
 
 
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}}, tags=["运维"],
             summary="索引已加载且各部分一致")
-def ready(service: ServiceDep) -> JSONResponse:
+async def ready(service: ServiceDep) -> JSONResponse:
     built = service.state.built
     m = built.manifest
     checks = {
@@ -159,7 +165,7 @@ def reindex(service: ServiceDep) -> ReindexResult:
 
 
 @router.get("/health", response_model=Health, tags=["运维"], summary="进程存活与索引概况")
-def health(service: ServiceDep) -> Health:
+async def health(service: ServiceDep) -> Health:
     state = service.state
     manifest = state.built.manifest
     return Health(

@@ -126,7 +126,11 @@ class AnswerCitation(BaseModel):
 
 
 class ShortAnswerOut(BaseModel):
-    text: str = Field(..., description="最短的答案片段（原文逐字）", examples=["虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等"])
+    text: str = Field(
+        ...,
+        description="最短的答案片段（原文逐字）",
+        examples=["虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等"],
+    )
     doc_id: str
     start: int = Field(..., description="片段在原文中的起始字符位置；text == 原文[start:end]")
     end: int

@@ -14,6 +14,7 @@ evidence, so labels survive any change of chunking).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,20 @@ def load_dataset(directory: Path) -> Dataset:
     return Dataset(spec.get("name", directory.name), documents, queries, qrels)
 
 
+INDEXED_BIT = 0  # article_half(title, INDEXED_BIT) == 0: searchable in the open-domain set-up
+TUNE_BIT = 1  # article_half(title, TUNE_BIT): 0 = "dev" (fitting, calibration), 1 = "test" (held out)
+
+
+def article_half(title: str, bit: int) -> int:
+    """A stable pseudo-random half of the articles; different bits give independent splits."""
+    return int(hashlib.sha1(title.encode("utf-8")).hexdigest(), 16) >> bit & 1
+
+
 def load_cmrc(path: Path) -> Dataset:
-    """CMRC 2018 dev as a retrieval task: every context is a document, its questions' gold."""
+    """CMRC 2018 dev as a retrieval task: every context is a document, its questions' gold.
+
+    Questions are split by article: `dev` (the tuning half) and `test` (held out).
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     documents, queries, qrels = [], [], {}
     for article in data["data"]:
@@ -122,6 +135,7 @@ def load_cmrc(path: Path) -> Dataset:
             documents.append(Document(doc_id=doc_id, title=article.get("title") or doc_id, text=para["context"]))
             for qa in para["qas"]:
                 answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
-                queries.append(Query(id=qa["id"], text=qa["question"], answers=answers))
+                split = "test" if article_half(article.get("title") or doc_id, TUNE_BIT) else "dev"
+                queries.append(Query(id=qa["id"], text=qa["question"], answers=answers, split=split))
                 qrels[qa["id"]] = {doc_id: 1}
     return Dataset("cmrc2018-dev", documents, queries, qrels)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,46 +77,69 @@ def qrels_and_run(dataset: Dataset, outcomes: Sequence[Outcome], passages: Seque
     return qrels, runs
 
 
-def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower().replace(" ", "")
+_STRIP = set("，。；：、,.;:!?！？“”\"'‘’（）()《》〈〉「」『』【】[]…—-·")
+
+
+def _cmrc_chars(text: str) -> list[str]:
+    """CMRC 2018's official normalisation: lower case, no whitespace or punctuation, per character."""
+    return [ch for ch in unicodedata.normalize("NFKC", text).lower() if not ch.isspace() and ch not in _STRIP]
+
+
+def em_f1(prediction: str, answers: Sequence[str]) -> tuple[float, float]:
+    """CMRC 2018 character-level exact match and F1, the max over the gold answers."""
+    pred = _cmrc_chars(prediction)
+    best_em, best_f1 = 0.0, 0.0
+    for answer in answers:
+        gold = _cmrc_chars(answer)
+        best_em = max(best_em, float(pred == gold))
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(pred), common / len(gold)
+            best_f1 = max(best_f1, 2 * precision * recall / (precision + recall))
+    return best_em, best_f1
 
 
 @dataclass
 class AnswerScores:
-    answered: int
-    contains_answer: float  # answered questions whose answer text contains a gold answer string
+    contains_answer: float  # answerable questions whose answer text contains a gold answer string
+    short_em: float
+    short_f1: float
     citation_contains_evidence: float  # ... whose cited span contains a grade-2 evidence span
     citation_overlaps_evidence: float
 
 
-def answer_scores(outcomes: Sequence[Outcome], threshold: float) -> AnswerScores:
-    answered = [o for o in outcomes if o.query.answerable and o.answer and o.answer.confidence >= threshold]
-    if not answered:
-        return AnswerScores(0, float("nan"), float("nan"), float("nan"))
+def _cites(o: Outcome, strict: bool) -> bool:
+    strong = [e for e in o.query.evidence if e.grade >= 2]
+    for span in o.answer.spans if o.answer else []:
+        for e in strong:
+            if span.doc_id != e.doc_id:
+                continue
+            if (span.start <= e.start and span.end >= e.end) if strict else (span.start < e.end and e.start < span.end):
+                return True
+    return False
 
-    def has_answer(o: Outcome) -> bool:
-        text = _norm(o.answer.text) if o.answer else ""
-        return any(_norm(a) in text for a in o.query.answers)
 
-    def cites(o: Outcome, strict: bool) -> bool:
-        strong = [e for e in o.query.evidence if e.grade >= 2]
-        for span in o.answer.spans if o.answer else []:
-            for e in strong:
-                if span.doc_id != e.doc_id:
-                    continue
-                if (span.start <= e.start and span.end >= e.end) if strict else (span.start < e.end and e.start < span.end):
-                    return True
-        return False
+def _mean(values: Sequence[float]) -> float:
+    return round(float(np.mean(values)), 4) if values else float("nan")
 
-    with_evidence = [o for o in answered if o.query.evidence]
+
+def answer_scores(outcomes: Sequence[Outcome]) -> AnswerScores:
+    """Answer quality over the answerable questions with gold answers (recorded with abstention off)."""
+    scored = [o for o in outcomes if o.query.answerable and o.query.answers and o.answer]
+    contains = [any(_norm(a) in _norm(o.answer.text) for a in o.query.answers) for o in scored if o.answer]
+    shorts = [em_f1(o.answer.short.text if o.answer and o.answer.short else "", o.query.answers) for o in scored]
+    with_evidence = [o for o in scored if o.query.evidence]
     return AnswerScores(
-        answered=len(answered),
-        contains_answer=round(float(np.mean([has_answer(o) for o in answered])), 4),
-        citation_contains_evidence=round(float(np.mean([cites(o, True) for o in with_evidence])), 4)
-        if with_evidence else float("nan"),
-        citation_overlaps_evidence=round(float(np.mean([cites(o, False) for o in with_evidence])), 4)
-        if with_evidence else float("nan"),
+        contains_answer=_mean(contains),
+        short_em=_mean([em for em, _ in shorts]),
+        short_f1=_mean([f1 for _, f1 in shorts]),
+        citation_contains_evidence=_mean([_cites(o, True) for o in with_evidence]),
+        citation_overlaps_evidence=_mean([_cites(o, False) for o in with_evidence]),
     )
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower().replace(" ", "")
 
 
 def abstention_at(outcomes: Sequence[Outcome], threshold: float) -> Abstention:
@@ -125,17 +149,14 @@ def abstention_at(outcomes: Sequence[Outcome], threshold: float) -> Abstention:
     )
 
 
-def calibrate(outcomes: Sequence[Outcome]) -> float:
-    """The threshold with the best answer/decline accuracy (ties: the midpoint of the best range)."""
-    confidences = sorted({o.answer.confidence for o in outcomes if o.answer})
-    if not confidences:
-        return 0.0
-    candidates = [confidences[0] - 1e-6] + [(a + b) / 2 for a, b in zip(confidences, confidences[1:], strict=False)]
-    candidates.append(confidences[-1] + 1e-6)
-    accuracies = [abstention_at(outcomes, t).accuracy for t in candidates]
-    best = max(accuracies)
-    winners = [t for t, a in zip(candidates, accuracies, strict=True) if a == best]
-    return round(float(np.median(winners)), 4)
+def auroc(outcomes: Sequence[Outcome]) -> float:
+    """How well `confidence` separates answerable from unanswerable questions (0.5 = chance)."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = [o.query.answerable for o in outcomes]
+    if len(set(truth)) < 2:
+        return float("nan")
+    return round(float(roc_auc_score(truth, [o.answer.confidence if o.answer else 0.0 for o in outcomes])), 4)
 
 
 def score(dataset: Dataset, outcomes: Sequence[Outcome], passages: Sequence[Passage], threshold: float) -> dict:
@@ -144,10 +165,14 @@ def score(dataset: Dataset, outcomes: Sequence[Outcome], passages: Sequence[Pass
     row: dict = {**metrics}
     if any(not o.query.answerable for o in outcomes):
         a = abstention_at(outcomes, threshold)
-        row.update(abstain_precision=a.precision, abstain_recall=a.recall, decision_accuracy=a.accuracy)
+        answerable = [o for o in outcomes if o.query.answerable]
+        answered = sum(bool(o.answer and o.answer.confidence >= threshold) for o in answerable)
+        row.update(abstain_precision=a.precision, abstain_recall=a.recall, decision_accuracy=a.accuracy,
+                   answered_when_answerable=round(answered / len(answerable), 4) if answerable else float("nan"),
+                   auroc=auroc(outcomes))
     if any(o.answer for o in outcomes):
-        ans = answer_scores(outcomes, threshold)
-        row.update(answered=ans.answered, answer_has_gold=ans.contains_answer,
+        ans = answer_scores(outcomes)
+        row.update(answer_has_gold=ans.contains_answer, short_em=ans.short_em, short_f1=ans.short_f1,
                    citation_contains_evidence=ans.citation_contains_evidence,
                    citation_overlaps_evidence=ans.citation_overlaps_evidence)
     ms = np.array([o.ms for o in outcomes])

@@ -3,12 +3,18 @@
 Each (dataset, inference path) gets its own cached index under
 `eval/.cache/` (rebuilt only when corpus, model or settings change). Every
 retrieval mode is then scored on it, beside `rank_bm25` + jieba as an
-external baseline. On datasets with dev/test splits the abstention threshold
-is calibrated on dev and reported on test.
+external baseline. Datasets are reported per split: `dev` is what the answer
+models were fitted and calibrated on (eval/fit_answer_models.py), `test` is
+held out.
+
+Datasets: `letter`, `cmrc` (CMRC 2018 dev), `cmrc-open` (only half of CMRC's
+articles indexed, every question asked: abstention), `cmrc-trad` (CMRC with
+the questions in Traditional script), or a dataset directory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +24,9 @@ import numpy as np
 from qa.config import PROJECT_ROOT, Mode, Settings
 from qa.embedding.factory import load_encoder
 from qa.evaluation import runner
-from qa.evaluation.datasets import Dataset, load_cmrc, load_dataset
+from qa.evaluation.datasets import INDEXED_BIT, Dataset, article_half, load_cmrc, load_dataset
 from qa.evaluation.metrics import retrieval_metrics
+from qa.evaluation.open_domain import open_domain
 from qa.schema import Hit, Passage
 from qa.service import QAService
 
@@ -33,10 +40,24 @@ MODES: dict[str, tuple[Mode, dict]] = {
 }
 
 
+def traditional(dataset: Dataset) -> Dataset:
+    """The same dataset with its questions converted to Traditional script (OpenCC s2t)."""
+    import opencc
+
+    convert = opencc.OpenCC("s2t").convert
+    queries = [dataclasses.replace(q, text=convert(q.text)) for q in dataset.queries]
+    return Dataset(f"{dataset.name}-trad", dataset.documents, queries, dataset.qrels)
+
+
 def resolve_dataset(name: str, settings: Settings) -> Dataset | None:
-    """A dataset by name (`letter`, `cmrc`) or directory; None (skipped) if CMRC is absent."""
-    if name == "cmrc":
-        return load_cmrc(settings.cmrc_path) if settings.cmrc_path.exists() else None
+    """A dataset by name (see the module doc) or directory; None (skipped) if CMRC is absent."""
+    if name.startswith("cmrc"):
+        if not settings.cmrc_path.exists():
+            return None
+        cmrc = load_cmrc(settings.cmrc_path)
+        if name == "cmrc-open":
+            return open_domain(cmrc, lambda title: article_half(title, INDEXED_BIT) == 0)
+        return traditional(cmrc) if name == "cmrc-trad" else cmrc
     path = Path(name)
     return load_dataset(path if path.is_dir() else DATASETS / name)
 
@@ -84,13 +105,12 @@ def evaluate_dataset(
     service = QAService.start(path_settings, encoder=encoder, documents=dataset.documents, show_progress=progress)
     passages = service.state.built.passages
     rows, thresholds = [], {}
-    with_answers = dataset.level == "span"  # answers/citations are labelled only on span-level sets
+    with_answers = any(q.answers or not q.answerable for q in dataset.queries)
     for mode_name in modes:
         mode, overrides = MODES[mode_name]
         outcomes = runner.run(service.with_settings(**overrides), dataset, mode, answer=with_answers,
                               progress=progress)
-        dev = _subset(outcomes, "dev")
-        threshold = runner.calibrate(dev) if with_answers and dev else settings.abstain_threshold(mode)
+        threshold = service.answer_threshold(mode)
         thresholds[f"{inference}/{mode_name}"] = threshold
         for split in _splits(dataset):
             row: dict = {"dataset": dataset.name, "model": f"{encoder.model_id.split('/')[-1]}:{encoder.backend}",
@@ -114,8 +134,8 @@ def baseline_rows(dataset: Dataset, passages: list[Passage]) -> list[dict]:
 
 
 COLUMNS = ["dataset", "model", "mode", "split", "queries", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10",
-           "ndcg@10", "recall@5", "abstain_precision", "abstain_recall", "decision_accuracy", "threshold",
-           "answer_has_gold", "citation_contains_evidence", "citation_overlaps_evidence", "ms_p50"]
+           "ndcg@10", "answered_when_answerable", "abstain_precision", "abstain_recall", "decision_accuracy", "auroc",
+           "threshold", "answer_has_gold", "short_em", "short_f1", "citation_contains_evidence", "ms_p50"]
 
 
 def plot_modes(rows: list[dict], out: Path) -> None:

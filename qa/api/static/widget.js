@@ -6,10 +6,12 @@
  * Options (attributes on that script tag):
  *   data-api="https://qa.example.org"  API base URL (default: where widget.js came from)
  *   data-target="#qa-chat"             render inline into this element instead of a floating button
- *   data-api-key="…"                   sent as X-API-Key (only for deployments that require keys)
+ *   data-api-key="…"                   sent as X-API-Key where the service requires keys. Anyone can read
+ *                                      it from the page: use only a public, rate-limited key, never an admin key.
  *   data-title="文档问答"                panel title
  *
- * No dependencies, no network access except the API. Styles are scoped under .qaw-.
+ * No dependencies, no network access except the API. Styles are scoped under .qaw- and applied as a
+ * constructed stylesheet, so the widget works under a strict Content-Security-Policy (no inline styles).
  */
 (function () {
   "use strict";
@@ -22,7 +24,7 @@
     title: (script && script.getAttribute("data-title")) || "文档问答",
   };
   var MAX_CHARS = 512;
-  var docCache = {};
+  var docCache = new Map(); /* doc_id -> Promise; a Map, so ids like "constructor" are just keys */
 
   var CSS = [
     ".qaw-root{--qaw-accent:#b3261e;--qaw-fg:#1f1f1f;--qaw-muted:#5f6368;--qaw-bg:#fff;--qaw-soft:#f5f3f0;",
@@ -54,6 +56,8 @@
     "font:inherit;color:var(--qaw-fg);width:100%}",
     ".qaw-source small{color:var(--qaw-muted)}",
     ".qaw-meta{color:var(--qaw-muted);font-size:12px;margin-top:6px}",
+    ".qaw-answer,.qaw-short,.qaw-plain{margin:0}",
+    ".qaw-short{margin-bottom:6px}",
     ".qaw-suggest{display:flex;flex-wrap:wrap;gap:6px;padding:8px 14px 0;background:#fff}",
     ".qaw-chip{border:1px solid #d6d2cc;background:#fff;border-radius:16px;padding:3px 10px;font:inherit;font-size:13px;cursor:pointer}",
     ".qaw-form{display:flex;gap:8px;padding:10px 14px;background:#fff;border-top:1px solid #eee}",
@@ -104,6 +108,7 @@
     if (status === 413) return "问题太长了，请精简后再问。";
     if (status === 429) return "提问太频繁了，请稍等片刻再试。";
     if (status === 401 || status === 403) return "没有访问权限（API 密钥缺失或无效）。";
+    if (status === 503) return "服务繁忙，请稍后再试。";
     return "服务暂时出错（" + status + "），请稍后再试。";
   }
 
@@ -120,11 +125,11 @@
   }
 
   function getDocument(docId) {
-    if (!docCache[docId]) {
-      docCache[docId] = request("/documents/" + encodeURIComponent(docId), { headers: headers() })
-        .catch(function (e) { delete docCache[docId]; throw e; });
+    if (!docCache.has(docId)) {
+      docCache.set(docId, request("/documents/" + encodeURIComponent(docId), { headers: headers() })
+        .catch(function (e) { docCache.delete(docId); throw e; }));
     }
-    return docCache[docId];
+    return docCache.get(docId);
   }
 
   function Widget(mount, floating) {
@@ -242,11 +247,16 @@
     var byRank = {};
     body.passages.forEach(function (p) { byRank[p.rank] = p; });
     if (!body.answerable) {
-      node.appendChild(el("p", { style: "margin:0", text: "没有找到相关内容。" }));
-      node.appendChild(el("div", { class: "qaw-meta", text: "已收录的文件中没有足够依据回答这个问题，可以换个问法试试。" }));
+      node.appendChild(el("p", { class: "qaw-plain", text: "没有找到相关内容。" }));
+      node.appendChild(el("div", { class: "qaw-meta qaw-reason",
+        text: body.reason || "已收录的文件中没有足够依据回答这个问题，可以换个问法试试。" }));
       return;
     }
-    var answer = el("p", { class: "qaw-answer", style: "margin:0" });
+    // The short answer (a figure, date, name or list, verbatim) first, then the quoted sentences.
+    if (body.short_answer && body.short_answer.text) {
+      node.appendChild(el("p", { class: "qaw-short" }, [el("strong", { text: body.short_answer.text })]));
+    }
+    var answer = el("p", { class: "qaw-answer" });
     // The answer is "sentence[n]sentence[m]"; each [n] becomes a button opening that span.
     body.answer_citations.forEach(function (c) {
       answer.appendChild(document.createTextNode(c.text));
@@ -299,10 +309,21 @@
     if (this.opener) this.opener.focus();
   };
 
-  function start() {
-    if (!document.getElementById("qaw-style")) {
+  /* A constructed stylesheet is not an inline style, so a page's CSP need not allow 'unsafe-inline'. */
+  function addStyles() {
+    if (window.__qawStyled) return;
+    window.__qawStyled = true;
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+    } catch (e) { /* older browsers */
       document.head.appendChild(el("style", { id: "qaw-style", text: CSS }));
     }
+  }
+
+  function start() {
+    addStyles();
     var target = cfg.target && document.querySelector(cfg.target);
     window.QAWidget = new Widget(target || document.body, !target);
   }

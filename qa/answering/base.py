@@ -1,0 +1,18 @@
+"""The seam every answerer implements: question + ranked hits → Answer."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from qa.config import Mode
+from qa.schema import Answer, Hit
+
+
+class Answerer(Protocol):
+    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
+        """Answer from `hits` (best first) or decline with a reason; never raises on odd input."""
+        ...
+
+    def threshold(self, mode: Mode) -> float:
+        """The confidence below which it declines in `mode`."""
+        ...

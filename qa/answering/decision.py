@@ -1,0 +1,76 @@
+"""Answer or decline: the question-level evidence, the fitted decision model, and the reason.
+
+The decision model (a logistic regression per retrieval mode, fitted on
+tuning halves by eval/fit_answer_models.py) turns the evidence below into the
+probability that the retrieved passages answer the question; that
+probability is the `confidence` the API reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answering.features import units
+from qa.answering.question import QuestionInfo
+from qa.answering.short import typed_tokens
+from qa.exact import squash
+from qa.schema import Hit
+
+DECISION_FEATURES = (
+    "best_sentence_logit", "best_coverage", "best_chars_local", "best_aligned", "question_chars_found",
+    "dense_support", "has_dense", "missing_entities", "unseen_terms", "type_missing", "has_anchors",
+    "anchors_found",
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision looks at, kept in the Answer for evaluation and explanations."""
+
+    features: np.ndarray  # in DECISION_FEATURES order
+    missing: tuple[str, ...]  # entities of the question that no candidate passage contains
+
+
+def dense_support(hits: list[Hit], floor: float) -> float | None:
+    """How far the top passage's similarity rises above the corpus's noise floor, 0..1
+    (None in BM25-only mode, where there is no dense score)."""
+    if not hits or hits[0].dense is None:
+        return None
+    return float(np.clip((hits[0].dense.score - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0))
+
+
+def evidence(
+    info: QuestionInfo,
+    hits: list[Hit],
+    best_logit: float,
+    best_row: np.ndarray,
+    sentence_texts: list[str],
+    entities: list[str],
+    unseen_share: float,
+    floor: float,
+) -> Evidence:
+    passages = squash("".join(h.passage.text + h.passage.context for h in hits))
+    missing = tuple(e for e in entities if squash(e) not in passages)
+    q_units = set(units(info.text))
+    found_units = sum(u in passages for u in q_units) / len(q_units) if q_units else 0.0
+    dense = dense_support(hits, floor)
+    typed_wanted = info.kind in ("number", "date")
+    type_missing = typed_wanted and not any(typed_tokens(info.kind, t) for t in sentence_texts)
+    anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
+    row = np.array([
+        best_logit, best_row[0], best_row[4], best_row[9], found_units,
+        dense or 0.0, float(dense is not None), min(len(missing), 3), unseen_share, float(type_missing),
+        float(bool(info.anchors)), anchors_found,
+    ])
+    return Evidence(row, missing)
+
+
+def reason(ev: Evidence, confidence: float, threshold: float) -> str:
+    """Why the service declines, in plain Chinese."""
+    if ev.missing:
+        return f"资料中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
+    if ev.features[DECISION_FEATURES.index("type_missing")]:
+        return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
+    return f"现有资料与问题的吻合度不够（置信度 {confidence:.2f}，低于 {threshold:.2f}），为避免答非所问，暂不作答。"

@@ -1,0 +1,82 @@
+"""The extractive answerer: rank the top passages' sentences, decide, compose.
+
+1. Every sentence of the top `answer_passages` hits gets the fitted sentence
+   model's probability of containing the answer (qa.answering.features).
+2. The decision model weighs the best sentence and question-level evidence
+   (missing entities, unseen terms, dense support, ...) into `confidence`;
+   below the mode's threshold the service declines with a reason.
+3. Otherwise the answer quotes the best sentence (and a close second) with
+   [n] markers, and the short answer is cut from the best sentence.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from qa.answering import decision
+from qa.answering.compose import answer_spans, answer_text, choose_sentences, short_answer
+from qa.answering.features import analyse_passage, candidate_features
+from qa.answering.model import AnswerModels
+from qa.answering.question import analyse_question
+from qa.config import Mode
+from qa.schema import Answer, Hit
+from qa.sparse import SparseIndex
+from qa.text import Terms
+
+NO_ANSWER = "未找到相关内容：现有资料中没有足够依据回答这个问题。"
+
+
+class ExtractiveAnswerer:
+    """Answers from one index (holds that index's term statistics and a per-passage analysis cache)."""
+
+    def __init__(
+        self,
+        terms: Terms,
+        sparse: SparseIndex,
+        dense_floor: float,
+        models: AnswerModels,
+        thresholds: dict[str, float],  # per mode: minimum confidence to answer
+        *,
+        max_sentences: int = 2,
+        n_passages: int = 3,
+        cache_size: int = 4096,
+    ) -> None:
+        self.terms = terms
+        self.sparse = sparse
+        self.dense_floor = dense_floor
+        self.models = models
+        self.thresholds = thresholds
+        self.max_sentences = max_sentences
+        self.n_passages = n_passages
+        self._analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
+
+    def threshold(self, mode: Mode) -> float:
+        return self.thresholds.get(mode, self.thresholds.get("hybrid", 0.5))
+
+    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
+        top = hits[: self.n_passages]
+        info = analyse_question(question)
+        analysed = self.terms.query(question)
+        q_terms = list(dict.fromkeys(analysed.terms))
+        idf = self.sparse.idf(q_terms)
+        candidates, rows = candidate_features(info, q_terms, idf, top, self._analyse)
+        if not candidates:
+            return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
+        logits = self.models.sentence.logits(rows)
+        best = int(np.argmax(logits))
+        unseen = float(idf[self.sparse.document_frequency(q_terms) == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
+        ev = decision.evidence(info, top, float(logits[best]), rows[best], [c.sentence.text for c in candidates],
+                               list(analysed.entities), unseen, self.dense_floor)
+        model = self.models.decision.get(mode) or self.models.decision["hybrid"]
+        confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
+        threshold = self.threshold(mode)
+        if confidence < threshold:
+            return Answer(NO_ANSWER, False, confidence, [], reason=decision.reason(ev, confidence, threshold),
+                          evidence=ev.features.round(4).tolist())
+        chosen = choose_sentences(candidates, 1.0 / (1.0 + np.exp(-logits)), self.max_sentences,
+                                  self.models.second_sentence_ratio)
+        spans = answer_spans(chosen)
+        return Answer(answer_text(spans), True, confidence, spans, short=short_answer(info, chosen[0]),
+                      evidence=ev.features.round(4).tolist())

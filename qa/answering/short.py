@@ -1,0 +1,151 @@
+"""The short answer: the shortest span of the chosen sentence that answers the question.
+
+1. Align the question with the sentence: the longest suffix of the words before
+   the interrogative phrase and the longest prefix of the words after it,
+   found in the sentence, bracket the answer ("X由哪两个公司开发" over
+   "X由光荣和ω-force开发的" → "光荣和ω-force").
+2. Refine by the expected type: a number with its unit (the unit the question
+   names, 几辆 → 辆, first), a date, else the bracketed words.
+3. Without an alignment, the clause (split at ，；：) that carries the expected
+   type, or the clause right after the question's words.
+
+Offsets are character offsets into the sentence; the composer turns them into
+document offsets. Every step is a bounded string search: linear in length.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.answering.question import QuestionInfo
+
+MAX_SHORT_CHARS = 60
+_EDGE = "，。；：、,.;:!?！？“”\"'‘’（）()《》〈〉【】[]…—- \t\n"
+_LEAD = _EDGE + "是为在于由的了即指乃共约有"
+_TRAIL = _EDGE + "的是了"
+_CLAUSE = re.compile(r"[，,；;：:。！？!?]")
+_CN_NUM = "零〇一二三四五六七八九十百千万亿两"
+NUMBER = re.compile(rf"(?:约|近|超过|逾)?(?:\d[\d.,，]*\d|\d|[{_CN_NUM}]{{1,8}})(?:%|％|[多余]?[万亿千百]?[\u4e00-\u9fff]?)")
+DATE = re.compile(
+    rf"(?:公元前?)?(?:\d{{1,4}}|[{_CN_NUM}]{{2,4}})年(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})?月?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})?[日号]?"
+    rf"|(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})月(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})[日号]|\d{{1,2}}世纪(?:\d0年代)?|[{_CN_NUM}]{{1,3}}世纪"
+)
+_MAX_CONTEXT = 12  # characters of question context matched on each side (bounds the search)
+_MAX_SKIP = 3
+
+
+def typed_tokens(kind: str, text: str) -> list[re.Match[str]]:
+    """Tokens of the expected answer type (numbers or dates) in `text`."""
+    if kind == "number":
+        return [m for m in NUMBER.finditer(text) if any(ch.isdigit() or ch in _CN_NUM for ch in m.group())]
+    if kind == "date":
+        return list(DATE.finditer(text))
+    return []
+
+
+def _suffix_in(context: str, text: str) -> tuple[int, int] | None:
+    """End offset in `text` of the longest tail of `context` found there, with its length.
+
+    The tail may skip up to _MAX_SKIP trailing characters: the words right before an
+    interrogative often name what is asked (的*比例是*多少) rather than repeat the text.
+    """
+    best: tuple[int, int] | None = None
+    for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
+        rest = context[: len(context) - skip].rstrip("的是了之")
+        for k in range(min(len(rest), _MAX_CONTEXT), (best[1] if best else 0), -1):
+            piece = rest[-k:]
+            if k == 1 and piece in _LEAD:
+                break
+            pos = text.rfind(piece)
+            if pos >= 0:
+                best = (pos + k, k)
+                break
+    return best
+
+
+def _prefix_in(context: str, text: str, start: int) -> tuple[int, int] | None:
+    """Start offset in `text[start:]` of the longest head of `context` found there, with its length.
+
+    The head may skip up to _MAX_SKIP leading characters: the noun right after an
+    interrogative names the answer's kind (哪两个*公司*合作开发) and the sentence
+    says the answer instead of repeating it.
+    """
+    best: tuple[int, int] | None = None
+    for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
+        rest = context[skip:].lstrip("的是了之")
+        for k in range(min(len(rest), _MAX_CONTEXT), (best[1] if best else 0), -1):
+            piece = rest[:k]
+            if k == 1 and piece in _TRAIL:
+                break
+            pos = text.find(piece, start)
+            if pos >= 0:
+                best = (pos, k)
+                break
+    return best
+
+
+def alignment(info: QuestionInfo, text: str) -> tuple[int | None, int | None, float]:
+    """Where the question's left and right contexts end and start in `text`, and how much of them matched (0..1)."""
+    left = _suffix_in(info.left, text) if info.left else None
+    right = _prefix_in(info.right, text, left[0] if left else 0) if info.right else None
+    matched = (left[1] if left else 0) + (right[1] if right else 0)
+    wanted = min(len(info.left), _MAX_CONTEXT) + min(len(info.right), _MAX_CONTEXT)
+    return (left[0] if left else None), (right[0] if right else None), matched / wanted if wanted else 0.0
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for m in _CLAUSE.finditer(text):
+        out.append((start, m.start()))
+        start = m.end()
+    out.append((start, len(text)))
+    return [(s, e) for s, e in out if e > s]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _LEAD:
+        start += 1
+    while end > start and text[end - 1] in _TRAIL:
+        end -= 1
+    return start, end
+
+
+def _typed(info: QuestionInfo, text: str, lo: int, hi: int, near: int) -> tuple[int, int] | None:
+    """The typed token inside [lo, hi), preferring the question's unit, then the one nearest `near`."""
+    # A figure the question itself names (the 4 of "4G") is not its answer.
+    tokens = [m for m in typed_tokens(info.kind, text)
+              if lo <= m.start() and m.end() <= hi and m.group() not in info.squashed]
+    if not tokens:
+        return None
+    if info.unit:
+        with_unit = [m for m in tokens if info.unit in m.group()]
+        tokens = with_unit or tokens
+    best = min(tokens, key=lambda m: abs(m.start() - near))
+    return best.start(), best.end()
+
+
+def short_span(info: QuestionInfo, text: str) -> tuple[int, int] | None:
+    """(start, end) of the short answer inside `text` (a sentence), or None when none is found."""
+    a, b, _ = alignment(info, text)
+    clauses = _clauses(text)
+    if a is not None and b is not None and b > a:
+        lo, hi = a, b
+    elif a is not None:
+        lo, hi = a, next((e for s, e in clauses if e > a), len(text))
+    elif b is not None:
+        lo, hi = max((s for s, e in clauses if s <= b), default=0), b
+    else:
+        lo, hi = 0, len(text)
+    if info.kind in ("number", "date"):
+        span = _typed(info, text, lo, hi, lo) or _typed(info, text, 0, len(text), lo if a is not None else hi)
+        if span:
+            return span
+    if a is None and b is None:
+        return None
+    start, end = _trim(text, lo, hi)
+    if end - start > MAX_SHORT_CHARS and info.kind not in ("reason", "method", "list"):
+        cut = next((m.start() for m in _CLAUSE.finditer(text, start, end)), end)
+        start, end = _trim(text, start, cut)
+    if not 0 < end - start <= MAX_SHORT_CHARS:
+        return None
+    return start, end

@@ -1,0 +1,141 @@
+"""The answer layer: question analysis, short answers, the fitted models, and the answers the API gives."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from qa.answering.model import AnswerModels, LinearModel, load_models, save_models
+from qa.answering.question import analyse_question
+from qa.answering.short import short_span
+from qa.evaluation.runner import em_f1
+from qa.exact import squash
+from qa.text import Terms
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("4G用户占全市移动电话的比例是多少", "number", None),
+        ("安贞门站有几个出入口？", "number", "个"),
+        ("这份答复是哪一年发出的", "date", None),
+        ("这份答复是写给谁的", "person", None),
+        ("5G覆盖哪些区域", "list", None),
+        ("为什么要建设城市大脑", "reason", None),
+        ("如何推进一网通办", "method", None),
+        ("這份答覆是寫給誰的", "person", None),  # Traditional script is folded first
+    ],
+)
+def test_question_type_and_unit(question, kind, unit):
+    info = analyse_question(question)
+    assert (info.kind, info.unit) == (kind, unit)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        ("《战国无双3》是由哪两个公司合作开发的？", "《战国无双3》是由光荣和ω-force合作开发的动作游戏。", "光荣和ω-force"),
+        ("过海隧道巴士935线现时使用几辆巴士？", "本线于2001年开办，现时使用6辆巴士。", "6辆"),
+        ("《无字碑歌》拍摄于哪一年？", "《无字碑歌》是一部古装历史剧，于2004年拍摄，2006年首播。", "2004年"),
+        ("4G用户占全市移动电话的比例是多少", "全市4G用户达到3252万户，占全市移动电话用户的87%。", "87%"),
+    ],
+)
+def test_short_span_finds_the_answer_words(question, sentence, short):
+    squashed = squash(sentence)
+    span = short_span(analyse_question(question), squashed)
+    assert span is not None and squashed[span[0]:span[1]] == squash(short)
+
+
+def test_short_span_is_none_without_any_alignment():
+    assert short_span(analyse_question("上海有几个机场"), squash("医疗领域完成医联工程建设。")) is None
+
+
+def test_traditional_and_simplified_questions_give_the_same_terms():
+    terms = Terms()
+    assert terms("5G網絡覆蓋哪些區域") == terms("5G网络覆盖哪些区域")
+    assert terms.query("5G網絡覆蓋哪些區域").terms == tuple(terms("5G网络覆盖哪些区域"))
+
+
+def test_entities_do_not_run_the_part_of_speech_hmm(monkeypatch):
+    """jieba's POS Viterbi costs milliseconds per unknown character: a 512-character question took 2 s."""
+    import jieba.posseg
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the part-of-speech HMM must not run at query time")
+
+    monkeypatch.setattr(jieba.posseg, "viterbi", forbidden)
+    rng = random.Random(0)
+    question = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(512))
+    terms = Terms()
+    assert terms.query(question).entities  # unknown words count as names the passages must contain
+    assert "北京市" in terms.query("北京市家庭光纤宽带用户有多少户").entities
+
+
+def test_cmrc_em_f1_follow_the_official_definition():
+    assert em_f1("光荣和ω-force", ["光荣和ω-force"]) == (1.0, 1.0)
+    assert em_f1("「2004年」", ["2004年"]) == (1.0, 1.0)  # punctuation is ignored
+    em, f1 = em_f1("2004年拍摄", ["2004年"])
+    assert em == 0.0 and f1 == pytest.approx(2 * (5 / 7) * 1 / (5 / 7 + 1))
+    assert em_f1("", ["北京"]) == (0.0, 0.0)
+
+
+def test_answer_models_round_trip(tmp_path):
+    shipped = load_models()
+    path = tmp_path / "models.json"
+    save_models(shipped, path)
+    again = load_models(path)
+    rows = np.random.default_rng(0).normal(size=(4, len(shipped.sentence.features)))
+    assert np.allclose(again.sentence.logits(rows), shipped.sentence.logits(rows), atol=1e-4)
+    assert set(again.decision) == {"hybrid", "dense", "bm25"} and again.thresholds == shipped.thresholds
+
+
+def test_a_damaged_models_file_is_a_clear_error(tmp_path):
+    from qa.errors import ModelError
+
+    path = tmp_path / "models.json"
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(ModelError, match="answer models"):
+        load_models(path)
+
+
+def test_linear_model_is_a_standardised_dot_product():
+    model = LinearModel(("a", "b"), np.array([2.0, -1.0]), 0.5, np.array([1.0, 0.0]), np.array([2.0, 1.0]))
+    assert model.logits(np.array([[3.0, 1.0]]))[0] == pytest.approx(2.0 * 1.0 - 1.0 + 0.5)
+    assert isinstance(AnswerModels, type)
+
+
+def test_short_answer_is_a_verbatim_span_of_the_document(fake_service):
+    doc = fake_service.document("sheitc-2019-15")
+    answered = 0
+    for question in ["4G用户占全市移动电话的比例是多少", "全市家庭光纤宽带用户有多少户", "这份答复是写给谁的",
+                     "答复的发文日期是哪天", "5G覆盖哪些区域"]:
+        answer = fake_service.with_settings(abstain_thresholds={"hybrid": 0.0}).ask(question, 5).answer
+        if answer.short is not None:
+            answered += 1
+            assert doc.text[answer.short.start:answer.short.end] == answer.short.text
+            assert any(s.start <= answer.short.start and answer.short.end <= s.end for s in answer.spans)
+    assert answered >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("4G用户占全市移动电话的比例是多少", "87%"),
+        ("全市家庭光纤宽带用户有多少户", "644万户"),
+        ("这份答复是写给谁的", "蔡小庆"),
+    ],
+)
+def test_real_short_answers(real_service, question, short):
+    answer = real_service.ask(question, 5).answer
+    assert answer.answerable and answer.short is not None and short in answer.short.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["上海的GDP是多少", "2020年上海有多少个5G基站", "北京市家庭光纤宽带用户有多少户"])
+def test_near_misses_are_declined_with_a_chinese_reason(real_service, question):
+    answer = real_service.ask(question, 5).answer
+    assert not answer.answerable and answer.short is None and answer.spans == []
+    assert answer.reason and any("\u4e00" <= ch <= "\u9fff" for ch in answer.reason)
