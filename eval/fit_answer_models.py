@@ -74,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--inference", default="onnx-int8")
     parser.add_argument("--min-answered", type=float, default=0.95)
+    parser.add_argument("--letter-weight", type=float, default=0.0,
+                        help="the letter's dev split's total weight relative to CMRC's, in fitting and thresholds")
     args = parser.parse_args()
     configure_logging("WARNING")
     started = time.time()
@@ -112,11 +114,13 @@ def main() -> None:
     for mode in MODES:
         x_c, y_c = fit.decision_rows(open_service, opened, open_tune, mode)
         x_l, y_l = fit.decision_rows(letter_staged, letter, letter_dev, mode)
-        weights = np.concatenate([np.ones(len(y_c)), np.full(len(y_l), len(y_c) / max(len(y_l), 1))])
+        letter_weight = args.letter_weight * len(y_c) / max(len(y_l), 1)
+        weights = np.concatenate([np.ones(len(y_c)), np.full(len(y_l), letter_weight)])
         model = fit.fit_linear(np.vstack([x_c, x_l]), np.concatenate([y_c, y_l]), DECISION_FEATURES, weights)
         decision[mode] = model
         thresholds[mode] = fit.best_threshold(
-            [(model.probabilities(x_c), y_c), (model.probabilities(x_l), y_l)], args.min_answered)
+            [(model.probabilities(x_c), y_c), (model.probabilities(x_l), y_l)], args.min_answered,
+            [1.0, args.letter_weight])
         x_h, y_h = fit.decision_rows(open_service, opened, open_held, mode)
         answered = model.probabilities(x_h) >= thresholds[mode]
         decision_report.append({
@@ -156,7 +160,8 @@ def main() -> None:
         "\n\nHeld-out half:\n\n" + md_table(held_ratio_rows) +
         "\n\n" + md_table(coef) +
         "\n\n## Decision model: do the passages answer the question?\n\n"
-        "Thresholds: best tuning accuracy (mean of CMRC open domain and the letter's dev split) answering at least "
+        f"The letter's dev split weighs {args.letter_weight} of CMRC's tuning half in fitting and thresholds. "
+        "Thresholds: best weighted tuning accuracy (CMRC open domain, the letter's dev split) answering at least "
         f"{args.min_answered:.0%} of CMRC's answerable tuning questions.\n\n" + md_table(decision_report) +
         "\n\n" + md_table(dcoef) + "\n"
     )

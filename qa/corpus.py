@@ -30,7 +30,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.
 MAX_FRONT_MATTER_BYTES = 16 * 1024
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_corpus_file(path: Path) -> bytes:
     """The bytes of a regular file in the corpus folder (`path.parent`: the folder is flat).
 
     A symbolic link may point to another file in the folder; one that leads outside it is
@@ -54,7 +54,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _decode(path: Path) -> str:
-    raw = _read_bytes(path)
+    raw = read_corpus_file(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ uses a sub-word still matches.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ import jieba
 import jieba.posseg
 import opencc
 
+from qa.corpus import read_corpus_file
 from qa.errors import CorpusError
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,9 @@ class Terms:
         self._pos = jieba.posseg.POSTokenizer(self._jieba)
         for path in self.user_dicts:
             try:
-                self._jieba.load_userdict(str(path))
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                # Read like any corpus file: a link leading out of the folder is refused.
+                self._jieba.load_userdict(io.BytesIO(read_corpus_file(path)))
+            except (UnicodeDecodeError, ValueError) as exc:
                 raise CorpusError(path, f"cannot read jieba user dictionary: {exc}") from exc
         self._pos.makesure_userdict_loaded()
         self._query = lru_cache(maxsize=query_cache_size)(self._analyse_query)
@@ -109,6 +112,7 @@ class Terms:
 
     def _terms(self, words: Iterable[str]) -> list[str]:
         # The same expansion as jieba's cut_for_search, over already segmented words.
+        words = list(words)  # segment first: it loads the dictionary that FREQ is read from
         freq = self._jieba.FREQ
         out = []
         for w in words:
@@ -152,5 +156,5 @@ class Terms:
         """Changes when the dictionaries or stop words change (they alter the index)."""
         digest = hashlib.sha256("\n".join(sorted(self.stopwords)).encode("utf-8"))
         for path in self.user_dicts:
-            digest.update(path.read_bytes())
+            digest.update(read_corpus_file(path))
         return f"jieba-search:{digest.hexdigest()[:16]}"

@@ -172,3 +172,18 @@ def test_hostile_front_matter_is_a_clear_error(tmp_path, front, reason):
     with pytest.raises(CorpusError, match=reason) as info:
         load_corpus(tmp_path)
     assert info.value.path.name == "x.md"
+
+
+def test_a_user_dictionary_linked_outside_the_corpus_folder_is_refused(tmp_path):
+    from qa.text import Terms, find_user_dicts
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("管理员密码 99 n\n", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "words.dict").symlink_to(secret)
+    with pytest.raises(CorpusError, match="outside the corpus folder"):
+        Terms(find_user_dicts(corpus))
+    (corpus / "words.dict").unlink()
+    (corpus / "words.dict").write_text("一网通办 50 n\n", encoding="utf-8")
+    assert "一网通办" in Terms(find_user_dicts(corpus))("推进一网通办")

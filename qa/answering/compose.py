@@ -50,11 +50,10 @@ def _squash_map(text: str, squashed: str) -> list[int]:
 
 
 def short_answer(info: QuestionInfo, best: Candidate) -> ShortAnswer | None:
+    """None only when the sentence's normalised form cannot be mapped back to its characters."""
     """The short answer inside the best sentence, as a verbatim span of the document."""
     sent = best.sentence
     span = short_span(info, sent.squashed)
-    if span is None:
-        return None
     mapping = _squash_map(sent.text, sent.squashed)
     if not mapping:
         return None

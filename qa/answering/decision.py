@@ -20,8 +20,8 @@ from qa.schema import Hit
 
 DECISION_FEATURES = (
     "best_sentence_logit", "best_coverage", "best_chars_local", "best_aligned", "question_chars_found",
-    "dense_support", "has_dense", "missing_entities", "unseen_terms", "type_missing", "has_anchors",
-    "anchors_found",
+    "dense_support", "missing_entities", "unseen_terms", "type_missing", "has_anchors",
+    "anchors_found", "top_score", "top_margin",
 )
 
 
@@ -29,7 +29,7 @@ DECISION_FEATURES = (
 class Evidence:
     """What the decision looks at, kept in the Answer for evaluation and explanations."""
 
-    features: np.ndarray  # in DECISION_FEATURES order
+    features: np.ndarray  # in DECISION_FEATURES order (one model per mode, so dense_support is 0 throughout bm25)
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
 
 
@@ -61,8 +61,10 @@ def evidence(
     anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
     row = np.array([
         best_logit, best_row[0], best_row[4], best_row[9], found_units,
-        dense or 0.0, float(dense is not None), min(len(missing), 3), unseen_share, float(type_missing),
+        dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing),
         float(bool(info.anchors)), anchors_found,
+        # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
+        hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
     ])
     return Evidence(row, missing)
 

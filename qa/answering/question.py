@@ -36,6 +36,12 @@ _WH = re.compile(
     r"|多少[个位年天种家次名条项岁]?|什么(时候|地方|人|样的?)?|何[时地处人年]?|谁|怎么样?|怎样|如何|为什么|为何"
     r"|多[大高长久重远深宽厚]"
 )
+_RATIO = re.compile(r"比例|比率|百分之?几|占比|[增长覆盖普及利用]率")
+_PERCENT = re.compile("%")
+_DEFINITION = re.compile(r"^(?:什么是|何谓|啥是)(.+)$")
+# Interrogatives used as modifiers: the noun after them is the answer's head (什么战争 → 伯罗奔尼撒战争).
+_ATTRIBUTIVE = frozenset({"什么", "哪个", "哪种", "哪一个"})
+_HEAD = re.compile(r"[\u4e00-\u9fff]{2}(?<![的是在了和与于为被把])")
 _TAIL = re.compile(r"[吗呢呀啊吧]?[?？。!！\s]*$")
 # A measure word right after 几/多少 names the unit the answer carries: 几辆 → 6辆.
 _UNIT = re.compile(r"(?:几|多少)([个位年天种家次名条项岁月号辆对层户处套台部座所件]|万|亿)")
@@ -49,6 +55,7 @@ class QuestionInfo:
     left: str  # the question before its interrogative phrase (squashed)
     right: str  # the question after it, without the closing particle
     unit: str | None  # the measure word the answer should carry, if the question names one
+    head: str  # the noun an attributive interrogative modifies (什么*战争*, 哪个*城市*), which the answer ends with
     anchors: tuple[str, ...]  # figures, identifiers and quoted phrases to match verbatim
 
 
@@ -61,15 +68,22 @@ def answer_type(question: str) -> str:
 
 def analyse_question(question: str) -> QuestionInfo:
     q = _TAIL.sub("", squash(question))
+    definition = _DEFINITION.match(q)
+    if definition:  # 什么是X / 何谓X asks what X is: the same shape as X是什么
+        q = definition.group(1) + "是什么"
     wh = _WH.search(q)
     left, right = (q[: wh.start()], q[wh.end() :]) if wh else (q, "")
     unit = _UNIT.search(q)
+    if unit is None and _RATIO.search(q):
+        unit = _PERCENT  # a share is answered by a percentage
+    head = _HEAD.match(right) if wh and wh.group() in _ATTRIBUTIVE else None
     return QuestionInfo(
         text=question,
         squashed=q,
         kind=answer_type(q),
         left=left,
         right=right,
-        unit=unit.group(1) if unit else None,
+        unit=None if unit is None else "%" if unit is _PERCENT else unit.group(1),
+        head=head.group() if head else "",
         anchors=tuple(anchors(question)),
     )

@@ -43,54 +43,71 @@ def typed_tokens(kind: str, text: str) -> list[re.Match[str]]:
     return []
 
 
-def _suffix_in(context: str, text: str) -> tuple[int, int] | None:
-    """End offset in `text` of the longest tail of `context` found there, with its length.
+def _suffix_in(context: str, text: str) -> tuple[int, int, int] | None:
+    """End offset in `text` of the longest tail of `context` found there, its length and how many
+    trailing characters were skipped.
 
     The tail may skip up to _MAX_SKIP trailing characters: the words right before an
     interrogative often name what is asked (的*比例是*多少) rather than repeat the text.
+    A skipped character costs as much as two matched ones.
     """
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
         rest = context[: len(context) - skip].rstrip("的是了之")
-        for k in range(min(len(rest), _MAX_CONTEXT), (best[1] if best else 0), -1):
+        for k in range(min(len(rest), _MAX_CONTEXT), 0, -1):
+            if best and k - 2 * skip <= best[1] - 2 * best[2]:
+                break
             piece = rest[-k:]
             if k == 1 and piece in _LEAD:
                 break
             pos = text.rfind(piece)
             if pos >= 0:
-                best = (pos + k, k)
+                best = (pos + k, k, skip)
                 break
     return best
 
 
-def _prefix_in(context: str, text: str, start: int) -> tuple[int, int] | None:
-    """Start offset in `text[start:]` of the longest head of `context` found there, with its length.
+def _prefix_in(context: str, text: str, start: int) -> tuple[int, int, int] | None:
+    """Start offset in `text[start:]` of the longest head of `context` found there, its length and
+    how many leading characters were skipped.
 
     The head may skip up to _MAX_SKIP leading characters: the noun right after an
     interrogative names the answer's kind (哪两个*公司*合作开发) and the sentence
     says the answer instead of repeating it.
     """
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
         rest = context[skip:].lstrip("的是了之")
-        for k in range(min(len(rest), _MAX_CONTEXT), (best[1] if best else 0), -1):
+        for k in range(min(len(rest), _MAX_CONTEXT), 0, -1):
+            if best and k - 2 * skip <= best[1] - 2 * best[2]:
+                break
             piece = rest[:k]
             if k == 1 and piece in _TRAIL:
                 break
             pos = text.find(piece, start)
             if pos >= 0:
-                best = (pos, k)
+                best = (pos, k, skip)
                 break
     return best
 
 
 def alignment(info: QuestionInfo, text: str) -> tuple[int | None, int | None, float]:
     """Where the question's left and right contexts end and start in `text`, and how much of them matched (0..1)."""
+    left_span, right_span, matched = _spans(info, text)
+    return (left_span[1] if left_span else None), (right_span[0] if right_span else None), matched
+
+
+def _spans(info: QuestionInfo, text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None, float]:
+    """The matched left and right contexts as (start, end) in `text`, and how much of them matched (0..1)."""
     left = _suffix_in(info.left, text) if info.left else None
     right = _prefix_in(info.right, text, left[0] if left else 0) if info.right else None
+    if right and info.head and right[2] == 0 and text.startswith(info.head, right[0]):
+        # "什么战争之后…" over "伯罗奔尼撒战争之后…": the kind noun belongs to the answer.
+        right = (right[0] + len(info.head), right[1], 0)
     matched = (left[1] if left else 0) + (right[1] if right else 0)
     wanted = min(len(info.left), _MAX_CONTEXT) + min(len(info.right), _MAX_CONTEXT)
-    return (left[0] if left else None), (right[0] if right else None), matched / wanted if wanted else 0.0
+    return ((left[0] - left[1], left[0]) if left else None, (right[0], right[0] + right[1]) if right else None,
+            matched / wanted if wanted else 0.0)
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -110,8 +127,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _typed(info: QuestionInfo, text: str, lo: int, hi: int, near: int) -> tuple[int, int] | None:
-    """The typed token inside [lo, hi), preferring the question's unit, then the one nearest `near`."""
+def _typed(info: QuestionInfo, text: str, lo: int, hi: int, anchor: tuple[int, int]) -> tuple[int, int] | None:
+    """The typed token inside [lo, hi), preferring the question's unit, then the one closest to `anchor`
+    (the matched question context)."""
     # A figure the question itself names (the 4 of "4G") is not its answer.
     tokens = [m for m in typed_tokens(info.kind, text)
               if lo <= m.start() and m.end() <= hi and m.group() not in info.squashed]
@@ -120,13 +138,18 @@ def _typed(info: QuestionInfo, text: str, lo: int, hi: int, near: int) -> tuple[
     if info.unit:
         with_unit = [m for m in tokens if info.unit in m.group()]
         tokens = with_unit or tokens
-    best = min(tokens, key=lambda m: abs(m.start() - near))
+    best = min(tokens, key=lambda m: max(0, anchor[0] - m.end(), m.start() - anchor[1]))
     return best.start(), best.end()
 
 
-def short_span(info: QuestionInfo, text: str) -> tuple[int, int] | None:
-    """(start, end) of the short answer inside `text` (a sentence), or None when none is found."""
-    a, b, _ = alignment(info, text)
+def short_span(info: QuestionInfo, text: str) -> tuple[int, int]:
+    """(start, end) of the short answer inside `text` (a sentence); the sentence itself when nothing shorter fits."""
+    return _short_span(info, text) or _trim(text, 0, len(text))
+
+
+def _short_span(info: QuestionInfo, text: str) -> tuple[int, int] | None:
+    left, right, _ = _spans(info, text)
+    a, b = (left[1] if left else None), (right[0] if right else None)
     clauses = _clauses(text)
     if a is not None and b is not None and b > a:
         lo, hi = a, b
@@ -137,7 +160,8 @@ def short_span(info: QuestionInfo, text: str) -> tuple[int, int] | None:
     else:
         lo, hi = 0, len(text)
     if info.kind in ("number", "date"):
-        span = _typed(info, text, lo, hi, lo) or _typed(info, text, 0, len(text), lo if a is not None else hi)
+        anchor = left or right or (lo, lo)
+        span = _typed(info, text, 0, len(text), anchor)
         if span:
             return span
     if a is None and b is None:

@@ -111,8 +111,9 @@ def decision_rows(service: QAService, dataset: Dataset, queries: Sequence[Query]
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=bool)
 
 
-def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answered: float) -> float:
-    """Threshold with the best mean decision accuracy over `datasets` ((confidence, answerable) pairs),
+def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answered: float,
+                   weights: Sequence[float] | None = None) -> float:
+    """Threshold with the best weighted decision accuracy over `datasets` ((confidence, answerable) pairs),
     answering at least `min_answered` of the first dataset's answerable questions."""
     grid = np.unique(np.concatenate([conf for conf, _ in datasets]))
     cuts = np.concatenate([[0.0], (grid[1:] + grid[:-1]) / 2 if len(grid) > 1 else grid])
@@ -121,7 +122,7 @@ def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answer
     for t in cuts:
         if (first_conf[first_truth] >= t).mean() < min_answered:
             continue
-        acc = float(np.mean([((conf >= t) == truth).mean() for conf, truth in datasets]))
+        acc = float(np.average([((conf >= t) == truth).mean() for conf, truth in datasets], weights=weights))
         if acc > best_acc:
             best, best_acc = float(t), acc
     return round(best, 4)

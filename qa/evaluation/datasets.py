@@ -49,6 +49,11 @@ class Dataset:
     documents: list[Document]
     queries: list[Query]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # query -> doc -> grade
+    index_name: str = ""  # names the cached index; datasets over the same documents share one
+
+    @property
+    def corpus_name(self) -> str:
+        return self.index_name or self.name
 
     @property
     def level(self) -> str:
