@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from qa import indexer
-from qa.answering import Answerer, ExtractiveAnswerer, load_models
+from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.config import Mode, Settings
 from qa.embedding import Encoder, load_encoder
@@ -38,13 +38,14 @@ class IndexState:
 
 
 def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
-    """The answer layer the settings name (one so far: extractive)."""
+    """The answer layer the settings name (one so far: extractive, behind the metadata answerer)."""
     models = load_models(settings.answer_models)
     thresholds = {**models.thresholds, **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
-    return ExtractiveAnswerer(
+    extractive = ExtractiveAnswerer(
         terms, built.sparse, built.manifest.dense_floor, models, thresholds,
         max_sentences=settings.answer_max_sentences, n_passages=settings.answer_passages,
     )
+    return MetadataAnswerer({d.doc_id: d for d in built.documents}, extractive)
 
 
 @dataclass

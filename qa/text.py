@@ -72,6 +72,7 @@ def find_user_dicts(corpus_dir: Path, extra: Sequence[Path] = ()) -> list[Path]:
 class QueryTerms:
     terms: tuple[str, ...]  # BM25 terms, as passages get them
     entities: tuple[str, ...]  # see Terms._entities
+    named: tuple[str, ...]  # the entities the dictionary tags as names, places or organisations, and figures
 
 
 class Terms:
@@ -108,7 +109,10 @@ class Terms:
     def _analyse_query(self, text: str) -> QueryTerms:
         norm = normalize(text)
         words = [*self._jieba.cut(norm[:MAX_HMM_CHARS]), *self._jieba.cut(norm[MAX_HMM_CHARS:], HMM=False)]
-        return QueryTerms(tuple(self._terms(words)), tuple(self._entities(words)))
+        entities = self._entities(words)
+        tags = self._pos.word_tag_tab
+        named = [e for e in entities if e in tags or any(ch.isdigit() for ch in e)]
+        return QueryTerms(tuple(self._terms(words)), tuple(entities), tuple(named))
 
     def _terms(self, words: Iterable[str]) -> list[str]:
         # The same expansion as jieba's cut_for_search, over already segmented words.

@@ -136,8 +136,29 @@ def test_real_short_answers(real_service, question, short):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", ["上海的GDP是多少", "2020年上海有多少个5G基站", "北京市家庭光纤宽带用户有多少户"])
+@pytest.mark.parametrize("question", ["上海的GDP是多少", "北京市家庭光纤宽带用户有多少户", "2017年底全市家庭光纤宽带用户有多少户"])
 def test_near_misses_are_declined_with_a_chinese_reason(real_service, question):
     answer = real_service.ask(question, 5).answer
     assert not answer.answerable and answer.short is None and answer.spans == []
     assert answer.reason and any("\u4e00" <= ch <= "\u9fff" for ch in answer.reason)
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [("这份答复是写给谁的", "recipient"), ("发文单位是哪个", "issuer"), ("文号是多少", "doc_number"),
+     ("答复的发文日期是哪天", "date"), ("5G覆盖哪些区域", None)],
+)
+def test_metadata_questions_are_recognised(question, field):
+    from qa.answering.metadata import asked_field
+
+    assert asked_field(question) == field
+
+
+@pytest.mark.slow
+def test_metadata_answers_quote_the_value_where_the_text_states_it(real_service):
+    doc = real_service.document("sheitc-2019-15")
+    for question, value in [("这份答复是写给谁的", "蔡小庆代表"), ("答复的发文日期是哪天", "2019年6月3日")]:
+        answer = real_service.ask(question, 5).answer
+        assert answer.answerable and answer.short is not None and answer.short.text == value
+        assert doc.text[answer.short.start:answer.short.end] == value
+        assert all(doc.text[s.start:s.end] == s.text for s in answer.spans)

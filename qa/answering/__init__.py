@@ -2,6 +2,7 @@
 
 from qa.answering.base import Answerer
 from qa.answering.extractive import NO_ANSWER, ExtractiveAnswerer
+from qa.answering.metadata import MetadataAnswerer
 from qa.answering.model import AnswerModels, load_models
 
-__all__ = ["NO_ANSWER", "Answerer", "AnswerModels", "ExtractiveAnswerer", "load_models"]
+__all__ = ["NO_ANSWER", "Answerer", "AnswerModels", "ExtractiveAnswerer", "MetadataAnswerer", "load_models"]

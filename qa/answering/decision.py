@@ -31,6 +31,10 @@ class Evidence:
 
     features: np.ndarray  # in DECISION_FEATURES order (one model per mode, so dense_support is 0 throughout bm25)
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
+    # Of those, the ones the dictionary knows as places, names, organisations, or figures: a question about
+    # 北京 or 2017 answered from passages that never mention them answers another question, so the
+    # service declines whatever the model says.
+    missing_named: tuple[str, ...] = ()
 
 
 def dense_support(hits: list[Hit], floor: float) -> float | None:
@@ -48,6 +52,7 @@ def evidence(
     best_row: np.ndarray,
     sentence_texts: list[str],
     entities: list[str],
+    named: list[str],
     unseen_share: float,
     floor: float,
 ) -> Evidence:
@@ -66,13 +71,13 @@ def evidence(
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
     ])
-    return Evidence(row, missing)
+    return Evidence(row, missing, tuple(e for e in missing if e in named))
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:
     """Why the service declines, in plain Chinese."""
-    if ev.missing:
-        return f"资料中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
+    if ev.missing_named or ev.missing:
+        return f"资料中没有提到问题里的“{'、'.join(ev.missing_named or ev.missing)}”，无法据此回答。"
     if ev.features[DECISION_FEATURES.index("type_missing")]:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
     return f"现有资料与问题的吻合度不够（置信度 {confidence:.2f}，低于 {threshold:.2f}），为避免答非所问，暂不作答。"

@@ -50,7 +50,7 @@ class ExtractiveAnswerer:
         self.thresholds = thresholds
         self.max_sentences = max_sentences
         self.n_passages = n_passages
-        self._analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
+        self.analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
 
     def threshold(self, mode: Mode) -> float:
         return self.thresholds.get(mode, self.thresholds.get("hybrid", 0.5))
@@ -61,17 +61,19 @@ class ExtractiveAnswerer:
         analysed = self.terms.query(question)
         q_terms = list(dict.fromkeys(analysed.terms))
         idf = self.sparse.idf(q_terms)
-        candidates, rows = candidate_features(info, q_terms, idf, top, self._analyse)
+        candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse)
         if not candidates:
             return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
         logits = self.models.sentence.logits(rows)
         best = int(np.argmax(logits))
         unseen = float(idf[self.sparse.document_frequency(q_terms) == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         ev = decision.evidence(info, top, float(logits[best]), rows[best], [c.sentence.text for c in candidates],
-                               list(analysed.entities), unseen, self.dense_floor)
+                               list(analysed.entities), list(analysed.named), unseen, self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)
+        if ev.missing_named:
+            confidence = 0.0
         if confidence < threshold:
             return Answer(NO_ANSWER, False, confidence, [], reason=decision.reason(ev, confidence, threshold),
                           evidence=ev.features.round(4).tolist())

@@ -26,6 +26,7 @@ import numpy as np
 
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
+from qa.answering.metadata import MetadataAnswerer
 from qa.answering.features import FEATURES, candidate_features
 from qa.answering.model import AnswerModels, LinearModel
 from qa.answering.question import analyse_question
@@ -66,6 +67,8 @@ class SentenceData:
 def sentence_data(service: QAService, queries: Sequence[Query], mode: Mode = "hybrid") -> SentenceData:
     """Candidate sentences of each question's top passages, labelled by whether they hold a gold answer."""
     answerer = service.state.answerer
+    if isinstance(answerer, MetadataAnswerer):
+        answerer = answerer.fallback
     assert isinstance(answerer, ExtractiveAnswerer)
     rows: list[np.ndarray] = []
     labels: list[bool] = []
@@ -74,7 +77,7 @@ def sentence_data(service: QAService, queries: Sequence[Query], mode: Mode = "hy
         hits = service.search(q.text, answerer.n_passages, mode).hits
         terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
         cands, table = candidate_features(analyse_question(q.text), terms, answerer.sparse.idf(terms), hits,
-                                          answerer._analyse)
+                                          answerer.analyse)
         rows.append(table)
         labels.extend(contains_gold(c.sentence.text, q.answers) for c in cands)
         groups.extend([i] * len(cands))

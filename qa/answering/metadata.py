@@ -1,0 +1,84 @@
+"""Questions about a document itself: to whom it is addressed, who issued it, its number, its date.
+
+"这份答复是写给谁的" asks for the addressee, which the letter states in a
+header line ("蔡小庆代表：") that shares no word with the question; a model
+fitted on encyclopaedia questions has no reason to pick that line. The
+document's metadata names the value, so when the question asks for a field
+and a retrieved passage of that document quotes the value verbatim, the
+value is the answer, cited at its place in the text. Anything else goes to
+the wrapped answerer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.config import Mode
+from qa.schema import Answer, AnswerSpan, Document, Hit, ShortAnswer
+
+from qa.answering.base import Answerer
+
+_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("recipient", re.compile(r"写给谁|寫給誰|致谁|收件人|给谁的|答复(的是)?谁|答复哪位|答复对象|主送")),
+    ("issuer", re.compile(r"谁(发|写|出具|答复|回复)的|发文(单位|机关|部门)|落款(单位)?是|哪个(部门|单位|机关)(发|答复|回复|出具)")),
+    ("doc_number", re.compile(r"文号|发文字号|字号是")),
+    ("date", re.compile(r"(发文|答复|落款|印发|成文|签发)(的)?(日期|时间)|(哪天|哪一天|什么时候|何时)(发|答复|回复|印发|签发)")),
+)
+METADATA_CONFIDENCE = 0.95  # the value is quoted from the document and named by its metadata
+
+
+def asked_field(question: str) -> str | None:
+    for name, pattern in _FIELDS:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def _forms(field: str, value: str) -> list[str]:
+    """How a metadata value is written in the text: as is, and an ISO date as 2019年6月3日."""
+    if field == "date":
+        match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", value)
+        if match:
+            y, m, d = match.groups()
+            return [f"{y}年{int(m)}月{int(d)}日", value]
+    return [value]
+
+
+@dataclass
+class MetadataAnswerer:
+    """Answers questions about a retrieved document's own metadata; delegates every other question."""
+
+    documents: dict[str, Document]
+    fallback: Answerer
+
+    def threshold(self, mode: Mode) -> float:
+        return self.fallback.threshold(mode)
+
+    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
+        answer = self.fallback(question, hits, mode)
+        field = asked_field(question)
+        if field is None:
+            return answer
+        for hit in hits[:3]:
+            doc = self.documents.get(hit.passage.doc_id)
+            value = getattr(doc, field, None) if doc else None
+            if doc is None or not value:
+                continue
+            for form in _forms(field, value):
+                at = hit.passage.text.find(form)
+                if at >= 0:
+                    return _quote(doc, hit, hit.passage.start + at, form, answer)
+        return answer
+
+
+def _quote(doc: Document, hit: Hit, start: int, form: str, answer: Answer) -> Answer:
+    """The line holding the value (within its passage) as the cited sentence, the value as the short answer."""
+    p = hit.passage
+    line_start = max(doc.text.rfind("\n", 0, start) + 1, p.start)
+    newline = doc.text.find("\n", start)
+    line_end = min(len(doc.text) if newline < 0 else newline, p.end)
+    line = doc.text[line_start:line_end]
+    span = AnswerSpan(hit.rank, p.id, p.doc_id, line_start, line_end, line)
+    return Answer(f"{line}[{hit.rank}]", True, max(answer.confidence, METADATA_CONFIDENCE), [span],
+                  short=ShortAnswer(form, p.doc_id, start, start + len(form)), evidence=answer.evidence)
