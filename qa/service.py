@@ -7,24 +7,28 @@ a request never mixes an old index with a new one and reloads drop nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa import indexer
 from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.config import Mode, Settings
+from qa.corpus import read_corpus_file
 from qa.embedding import Encoder, load_encoder
-from qa.errors import NotFoundError
+from qa.errors import CorpusError, NotFoundError
 from qa.retriever import Retriever, SearchResult
 from qa.schema import Answer, Document, Passage
 from qa.store import BuiltIndex
 from qa.text import Terms
 
 log = logging.getLogger(__name__)
+CALIBRATION_FILE = "thresholds.json"
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,27 @@ class IndexState:
     documents_by_id: dict[str, Document]
 
 
+def corpus_thresholds(corpus_dir: Path) -> dict[str, float]:
+    """Abstention thresholds calibrated for this corpus on its own labelled questions (eval/calibrate_corpus.py).
+
+    Confidence is fitted on encyclopaedia articles; on a corpus of a different kind (one letter whose
+    passages all share its topic) its scale shifts, and a corpus-specific threshold restores the balance.
+    """
+    path = corpus_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(read_corpus_file(path))
+        return {str(mode): float(t) for mode, t in data["thresholds"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorpusError(path, f"is not a threshold calibration: {exc}", root=corpus_dir) from exc
+
+
 def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
     """The answer layer the settings name (one so far: extractive, behind the metadata answerer)."""
     models = load_models(settings.answer_models)
-    thresholds = {**models.thresholds, **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
+    thresholds = {**models.thresholds, **corpus_thresholds(settings.corpus_dir),
+                  **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
     extractive = ExtractiveAnswerer(
         terms, built.sparse, built.manifest.dense_floor, models, thresholds,
         max_sentences=settings.answer_max_sentences, n_passages=settings.answer_passages,

@@ -136,7 +136,9 @@ def test_real_short_answers(real_service, question, short):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", ["上海的GDP是多少", "北京市家庭光纤宽带用户有多少户", "2017年底全市家庭光纤宽带用户有多少户"])
+@pytest.mark.parametrize(
+    "question", ["上海的GDP是多少", "北京市家庭光纤宽带用户有多少户", "2017年底全市家庭光纤宽带用户有多少户"]
+)
 def test_near_misses_are_declined_with_a_chinese_reason(real_service, question):
     answer = real_service.ask(question, 5).answer
     assert not answer.answerable and answer.short is None and answer.spans == []

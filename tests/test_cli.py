@@ -25,7 +25,8 @@ def test_ask_human_output_shows_answer_then_cited_passages(cli, real_service):
     result = cli.invoke(app, ["ask", "5G覆盖哪些区域", "--k", "2"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("答案：") and "虹桥商务区" in lines[0] and "[1]" in lines[0]
+    assert lines[0].startswith("简答：") and "虹桥商务区" in lines[0]  # the short answer first
+    assert lines[1].startswith("原文：") and "虹桥商务区" in lines[1] and "[1]" in lines[1]
     assert any(line.startswith("[1] ") and "一、本市智慧城市建设主要工作进展情况" in line and "字符" in line
                for line in lines)
     assert not any(line.startswith("[3] ") for line in lines)

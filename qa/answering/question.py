@@ -37,7 +37,6 @@ _WH = re.compile(
     r"|多[大高长久重远深宽厚]"
 )
 _RATIO = re.compile(r"比例|比率|百分之?几|占比|[增长覆盖普及利用]率")
-_PERCENT = re.compile("%")
 _DEFINITION = re.compile(r"^(?:什么是|何谓|啥是)(.+)$")
 # Interrogatives used as modifiers: the noun after them is the answer's head (什么战争 → 伯罗奔尼撒战争).
 _ATTRIBUTIVE = frozenset({"什么", "哪个", "哪种", "哪一个"})
@@ -73,9 +72,9 @@ def analyse_question(question: str) -> QuestionInfo:
         q = definition.group(1) + "是什么"
     wh = _WH.search(q)
     left, right = (q[: wh.start()], q[wh.end() :]) if wh else (q, "")
-    unit = _UNIT.search(q)
-    if unit is None and _RATIO.search(q):
-        unit = _PERCENT  # a share is answered by a percentage
+    measure = _UNIT.search(q)
+    # A share is answered by a percentage.
+    unit = measure.group(1) if measure else "%" if _RATIO.search(q) else None
     head = _HEAD.match(right) if wh and wh.group() in _ATTRIBUTIVE else None
     return QuestionInfo(
         text=question,
@@ -83,7 +82,7 @@ def analyse_question(question: str) -> QuestionInfo:
         kind=answer_type(q),
         left=left,
         right=right,
-        unit=None if unit is None else "%" if unit is _PERCENT else unit.group(1),
+        unit=unit,
         head=head.group() if head else "",
         anchors=tuple(anchors(question)),
     )

@@ -26,8 +26,8 @@ import numpy as np
 
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.answering.metadata import MetadataAnswerer
 from qa.answering.features import FEATURES, candidate_features
+from qa.answering.metadata import MetadataAnswerer
 from qa.answering.model import AnswerModels, LinearModel
 from qa.answering.question import analyse_question
 from qa.config import Mode

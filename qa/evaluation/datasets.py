@@ -50,6 +50,7 @@ class Dataset:
     queries: list[Query]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # query -> doc -> grade
     index_name: str = ""  # names the cached index; datasets over the same documents share one
+    corpus_dir: Path | None = None  # the corpus folder the documents come from, if any
 
     @property
     def corpus_name(self) -> str:
@@ -86,8 +87,9 @@ def load_dataset(directory: Path) -> Dataset:
     """Load a dataset directory in the format described above."""
     spec = json.loads((directory / "dataset.json").read_text(encoding="utf-8"))
     corpus = spec["corpus"]
-    if isinstance(corpus, dict):
-        documents = load_corpus((directory / corpus["dir"]).resolve())
+    corpus_dir = (directory / corpus["dir"]).resolve() if isinstance(corpus, dict) else None
+    if corpus_dir is not None:
+        documents = load_corpus(corpus_dir)
     else:
         documents = [
             Document(doc_id=str(row["_id"]), title=row.get("title") or str(row["_id"]), text=row["text"])
@@ -115,7 +117,7 @@ def load_dataset(directory: Path) -> Dataset:
             parts = line.split("\t")
             if len(parts) == 3 and parts[2].strip().lstrip("-").isdigit():
                 qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    return Dataset(spec.get("name", directory.name), documents, queries, qrels)
+    return Dataset(spec.get("name", directory.name), documents, queries, qrels, corpus_dir=corpus_dir)
 
 
 INDEXED_BIT = 0  # article_half(title, INDEXED_BIT) == 0: searchable in the open-domain set-up

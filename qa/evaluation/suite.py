@@ -21,6 +21,7 @@ from pathlib import Path
 import jieba
 import numpy as np
 
+from qa.answering.model import load_models
 from qa.config import PROJECT_ROOT, Mode, Settings
 from qa.embedding.factory import load_encoder
 from qa.evaluation import runner
@@ -96,14 +97,25 @@ def _subset(outcomes: list[runner.Outcome], split: str) -> list[runner.Outcome]:
     return outcomes if split == "all" else [o for o in outcomes if o.query.split == split]
 
 
+def start_service(dataset: Dataset, settings: Settings, inference: str, progress: bool = False) -> QAService:
+    """The service over `dataset`'s documents with its own cached index.
+
+    A corpus folder's threshold calibration (corpus/thresholds.json) belongs to that corpus:
+    datasets over other documents answer with the fitted thresholds.
+    """
+    update: dict = {"inference": inference, "index_dir": CACHE / f"{dataset.corpus_name}-{inference}"}
+    if dataset.corpus_dir is None or dataset.corpus_dir.resolve() != settings.corpus_dir.resolve():
+        update["abstain_thresholds"] = {**load_models(settings.answer_models).thresholds, **settings.abstain_thresholds}
+    path_settings = settings.model_copy(update=update)
+    encoder = load_encoder(path_settings)
+    return QAService.start(path_settings, encoder=encoder, documents=dataset.documents, show_progress=progress)
+
+
 def evaluate_dataset(
     dataset: Dataset, settings: Settings, inference: str, modes: list[str], progress: bool = True
 ) -> SuiteResult:
-    path_settings = settings.model_copy(
-        update={"inference": inference, "index_dir": CACHE / f"{dataset.corpus_name}-{inference}"}
-    )
-    encoder = load_encoder(path_settings)
-    service = QAService.start(path_settings, encoder=encoder, documents=dataset.documents, show_progress=progress)
+    service = start_service(dataset, settings, inference, progress)
+    encoder = service.encoder
     passages = service.state.built.passages
     rows, thresholds = [], {}
     with_answers = any(q.answers or not q.answerable for q in dataset.queries)
