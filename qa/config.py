@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=1024)
     query_cache_size: int = Field(1024, ge=0, description="LRU cache of query embeddings; 0 disables")
     micro_batching: bool = Field(True, description="embed concurrent queries together in one model call")
+    query_embed_chars: int = Field(
+        64, ge=8, le=512, description="only this many leading characters of a query are embedded (bounds its cost)"
+    )
 
     # --- chunking ----------------------------------------------------------
     chunk_max_chars: int = Field(300, ge=50, le=2000)
