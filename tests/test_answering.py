@@ -164,3 +164,23 @@ def test_metadata_answers_quote_the_value_where_the_text_states_it(real_service)
         assert answer.answerable and answer.short is not None and answer.short.text == value
         assert doc.text[answer.short.start:answer.short.end] == value
         assert all(doc.text[s.start:s.end] == s.text for s in answer.spans)
+
+
+def test_only_the_head_of_a_long_query_is_embedded(settings, fake_encoder):
+    """A transformer's cost grows with every token: 512 random characters took 190 ms to embed."""
+    from qa.service import QAService
+
+    seen: list[str] = []
+    original = fake_encoder.encode_queries
+
+    def spy(texts):
+        seen.extend(texts)
+        return original(texts)
+
+    service = QAService.start(settings.model_copy(update={"query_embed_chars": 64}), encoder=fake_encoder)
+    fake_encoder.encode_queries = spy
+    rng = random.Random(1)
+    question = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(512))
+    result = service.ask(question, 5)
+    assert seen and max(len(t) for t in seen) <= 64
+    assert result.search.hits  # BM25 and exact matching still read the whole question
