@@ -32,6 +32,7 @@ DATE = re.compile(
 )
 _MAX_CONTEXT = 12  # characters of question context matched on each side (bounds the search)
 _MAX_SKIP = 3
+_FRAME_END = "在内"
 
 
 def typed_tokens(kind: str, text: str) -> list[re.Match[str]]:
@@ -124,6 +125,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
         start += 1
     while end > start and text[end - 1] in _TRAIL:
         end -= 1
+    if text.startswith(_FRAME_END, max(start, end - len(_FRAME_END))) and end - start > len(_FRAME_END):
+        end -= len(_FRAME_END)  # 包括…在内的区域: the frame's close is not part of the list
     return start, end
 
 
