@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
 
     # --- answering ---------------------------------------------------------
-    answerer: Literal["extractive"] = Field("extractive", description="the answer layer (qa.answering)")
     answer_models: Path | None = Field(
         None, description="fitted answer models (JSON); default: the ones shipped in qa/answering/"
     )

@@ -58,7 +58,7 @@ def corpus_thresholds(corpus_dir: Path) -> dict[str, float]:
 
 
 def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
-    """The answer layer the settings name (one so far: extractive, behind the metadata answerer)."""
+    """The answer layer: the extractive answerer, behind the metadata answerer."""
     models = load_models(settings.answer_models)
     thresholds = {**models.thresholds, **corpus_thresholds(settings.corpus_dir),
                   **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}

@@ -42,7 +42,10 @@ class SparseIndex:
 
     def idf(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 (Lucene) inverse document frequency; unseen terms get the maximum."""
-        df = self.document_frequency(terms)
+        return self.idf_of(self.document_frequency(terms))
+
+    def idf_of(self, df: np.ndarray) -> np.ndarray:
+        """The idf of terms with these document frequencies."""
         return np.log1p((self.size - df + 0.5) / (df + 0.5))
 
     def top(self, terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:

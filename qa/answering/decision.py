@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answering.features import units
+from qa.answering.features import FEATURES, units
 from qa.answering.question import QuestionInfo
-from qa.answering.short import typed_tokens
 from qa.exact import squash
 from qa.schema import Hit
 
@@ -23,6 +22,10 @@ DECISION_FEATURES = (
     "dense_support", "missing_entities", "unseen_terms", "type_missing", "has_anchors",
     "anchors_found", "top_score", "top_margin",
 )
+
+# Columns of the candidate feature table the decision reads.
+_COVERAGE, _CHARS_LOCAL, _ALIGNED, _TYPE_MATCH = (
+    FEATURES.index(name) for name in ("coverage", "chars_local", "aligned", "type_match"))
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,8 @@ def evidence(
     info: QuestionInfo,
     hits: list[Hit],
     best_logit: float,
-    best_row: np.ndarray,
-    sentence_texts: list[str],
+    rows: np.ndarray,
+    best: int,
     entities: list[str],
     named: list[str],
     unseen_share: float,
@@ -61,11 +64,11 @@ def evidence(
     q_units = set(units(info.text))
     found_units = sum(u in passages for u in q_units) / len(q_units) if q_units else 0.0
     dense = dense_support(hits, floor)
-    typed_wanted = info.kind in ("number", "date")
-    type_missing = typed_wanted and not any(typed_tokens(info.kind, t) for t in sentence_texts)
+    # type_match is 0 throughout for kinds without a typed token, so only number and date questions can miss one.
+    type_missing = info.kind in ("number", "date") and not rows[:, _TYPE_MATCH].any()
     anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
     row = np.array([
-        best_logit, best_row[0], best_row[4], best_row[9], found_units,
+        best_logit, rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED], found_units,
         dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing),
         float(bool(info.anchors)), anchors_found,
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).

@@ -18,7 +18,7 @@ import numpy as np
 from qa.answering import decision
 from qa.answering.compose import answer_spans, answer_text, choose_sentences, short_answer
 from qa.answering.features import analyse_passage, candidate_features
-from qa.answering.model import AnswerModels
+from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import analyse_question
 from qa.config import Mode
 from qa.schema import Answer, Hit
@@ -60,15 +60,16 @@ class ExtractiveAnswerer:
         info = analyse_question(question)
         analysed = self.terms.query(question)
         q_terms = list(dict.fromkeys(analysed.terms))
-        idf = self.sparse.idf(q_terms)
+        df = self.sparse.document_frequency(q_terms)
+        idf = self.sparse.idf_of(df)
         candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse)
         if not candidates:
             return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
         logits = self.models.sentence.logits(rows)
         best = int(np.argmax(logits))
-        unseen = float(idf[self.sparse.document_frequency(q_terms) == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
-        ev = decision.evidence(info, top, float(logits[best]), rows[best], [c.sentence.text for c in candidates],
-                               list(analysed.entities), list(analysed.named), unseen, self.dense_floor)
+        unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
+        ev = decision.evidence(info, top, float(logits[best]), rows, best, list(analysed.entities),
+                               list(analysed.named), unseen, self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)
@@ -77,7 +78,7 @@ class ExtractiveAnswerer:
         if confidence < threshold:
             return Answer(NO_ANSWER, False, confidence, [], reason=decision.reason(ev, confidence, threshold),
                           evidence=ev.features.round(4).tolist())
-        chosen = choose_sentences(candidates, 1.0 / (1.0 + np.exp(-logits)), self.max_sentences,
+        chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
                                   self.models.second_sentence_ratio)
         spans = answer_spans(chosen)
         return Answer(answer_text(spans), True, confidence, spans, short=short_answer(info, chosen[0]),

@@ -101,14 +101,24 @@ def _local_weights(items: list, sets: list[frozenset]) -> dict:
     return {item: math.log((n + 1) / (df[item] + 0.5)) for item in items}
 
 
-def _share(weights: dict, present: frozenset) -> float:
-    """Weighted share of the question's items present; iterates the smaller side (questions can be long)."""
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
-    if len(present) < len(weights):
-        return sum(weights.get(item, 0.0) for item in present) / total
-    return sum(w for item, w in weights.items() if item in present) / total
+@dataclass(frozen=True)
+class _Weights:
+    """The question's items with their weights, and the weights' total (summed once per question)."""
+
+    items: dict
+    total: float
+
+    @classmethod
+    def of(cls, items: dict) -> _Weights:
+        return cls(items, sum(items.values()))
+
+    def share(self, present: frozenset) -> float:
+        """Weighted share of the items present; iterates the smaller side (questions can be long)."""
+        if self.total <= 0:
+            return 0.0
+        if len(present) < len(self.items):
+            return sum(self.items.get(item, 0.0) for item in present) / self.total
+        return sum(w for item, w in self.items.items() if item in present) / self.total
 
 
 def candidate_features(
@@ -136,10 +146,11 @@ def candidate_features(
     q_chars = list(dict.fromkeys(q_units))
     sents = [c.sentence for c in candidates]
     local_terms = _local_weights(question_terms, [s.terms for s in sents])
-    global_idf = dict(zip(question_terms, term_idf.tolist(), strict=True))
-    term_weights = {t: global_idf[t] * local_terms[t] for t in question_terms}
-    bigram_weights = _local_weights(q_bigrams, [s.bigrams for s in sents])
-    char_weights = _local_weights(q_chars, [s.chars for s in sents])
+    idf_by_term = dict(zip(question_terms, term_idf.tolist(), strict=True))
+    global_idf = _Weights.of(idf_by_term)
+    term_weights = _Weights.of({t: idf_by_term[t] * local_terms[t] for t in question_terms})
+    bigram_weights = _Weights.of(_local_weights(q_bigrams, [s.bigrams for s in sents]))
+    char_weights = _Weights.of(_local_weights(q_chars, [s.chars for s in sents]))
     q_char_set = frozenset(q_chars)
 
     rows = []
@@ -148,11 +159,11 @@ def candidate_features(
         left, right, aligned = alignment(info, s.squashed)
         gap = left is not None and right is not None and 0 < right - left <= 40
         rows.append([
-            _share(global_idf, s.terms),
-            _share(global_idf, s.terms | context),
-            _share(term_weights, s.terms),
-            _share(bigram_weights, s.bigrams),
-            _share(char_weights, s.chars),
+            global_idf.share(s.terms),
+            global_idf.share(s.terms | context),
+            term_weights.share(s.terms),
+            bigram_weights.share(s.bigrams),
+            char_weights.share(s.chars),
             1.0 - len(s.chars & q_char_set) / max(len(s.chars), 1),
             sum(a in s.squashed for a in info.anchors) / len(info.anchors) if info.anchors else 0.0,
             float(bool(typed_tokens(info.kind, s.text))),

@@ -20,6 +20,10 @@ from qa.errors import ModelError
 DEFAULT_PATH = Path(__file__).with_name("answer_models.json")
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 @dataclass(frozen=True)
 class LinearModel:
     features: tuple[str, ...]
@@ -32,7 +36,7 @@ class LinearModel:
         return ((rows - self.mean) / self.scale) @ self.weights + self.bias
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
+        return sigmoid(self.logits(rows))
 
     def to_json(self) -> dict:
         return {"features": list(self.features), "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6),
