@@ -72,7 +72,7 @@ def main() -> None:
                 continue  # CMRC contexts have no section headings: these variants equal the first
             cache = suite.CACHE / f"ablation-{dataset.name}-{index_cfg['chunk_max_chars']}-" \
                 f"{int(index_cfg['heading_in_dense'])}{int(index_cfg['heading_in_bm25'])}"
-            settings = base.model_copy(update={**index_cfg, "index_dir": cache})
+            settings = base.updated(**{**index_cfg, "index_dir": cache})
             service = QAService.start(settings, documents=dataset.documents, show_progress=True)
             passages = service.state.built.passages
             for query_cfg in QUERY_TIME + [{"mode": "dense"}, {"mode": "bm25"}]:

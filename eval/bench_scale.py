@@ -120,7 +120,7 @@ def main() -> None:
     source = load_cmrc(settings.cmrc_path) if settings.cmrc_path.exists() else load_dataset(
         ROOT / "eval" / "datasets" / "letter")
     passages = chunk_corpus(source.documents, chunk_settings(settings))
-    encoder = load_encoder(settings.model_copy(update={"micro_batching": False}))
+    encoder = load_encoder(settings.updated(**{"micro_batching": False}))
     terms_of = make_terms(settings)
     t0 = time.perf_counter()
     vectors = encoder.encode_passages([p.text for p in passages], show_progress=True)

@@ -46,7 +46,7 @@ def neutral_models() -> AnswerModels:
 
 
 def start(settings: Settings, name: str, documents: list, inference: str) -> QAService:
-    path_settings = settings.model_copy(update={"inference": inference, "index_dir": CACHE / f"{name}-{inference}"})
+    path_settings = settings.updated(**{"inference": inference, "index_dir": CACHE / f"{name}-{inference}"})
     return QAService.start(path_settings, encoder=load_encoder(path_settings), documents=documents)
 
 

@@ -14,6 +14,7 @@ Every passage satisfies `document.text[passage.start:passage.end] == passage.tex
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -127,7 +128,13 @@ def pack_sentences(
     return [(g[0][0], g[-1][1]) for g in groups]
 
 
-def _heading_level(line: Line) -> int | None:
+# Headings a format marks up (Markdown #, Word's Heading styles, HTML <hN>) outrank numbered ones.
+_MARKED_LEVEL = -10
+
+
+def _heading_level(line: Line, marked: dict[int, int] | None = None) -> int | None:
+    if marked and line.start in marked:
+        return _MARKED_LEVEL + marked[line.start]
     for level, pattern in _NUMBERED:
         if pattern.match(line.text):
             return level
@@ -145,11 +152,11 @@ def _inline_label(text: str) -> str:
     return label if len(label) <= SHORT_LINE else label[: SHORT_LINE - 1] + "…"
 
 
-def _header_end(lines: Sequence[Line]) -> int:
+def _header_end(lines: Sequence[Line], marked: dict[int, int]) -> int:
     """Number of leading lines forming the header (number, title, addressee)."""
     count = 0
     for line in lines:
-        if _heading_level(line) is not None or not line.is_short or line.text[-1] in _TERMINAL:
+        if _heading_level(line, marked) is not None or not line.is_short or line.text[-1] in _TERMINAL:
             break
         count += 1
         if line.text[-1] in "：:":  # the addressee closes the header
@@ -157,12 +164,12 @@ def _header_end(lines: Sequence[Line]) -> int:
     return count if count < len(lines) else 0
 
 
-def _signoff_start(lines: Sequence[Line], first_body: int) -> int:
+def _signoff_start(lines: Sequence[Line], first_body: int, marked: dict[int, int]) -> int:
     """Index of the first line of the closing block (issuer, date, contact)."""
     idx = len(lines)
     while idx > first_body:
         line = lines[idx - 1]
-        if not line.is_short or _heading_level(line) is not None:
+        if not line.is_short or _heading_level(line, marked) is not None:
             break
         idx -= 1
     # Only a block that looks like a sign-off counts; otherwise those lines are body.
@@ -192,13 +199,19 @@ class _Builder:
         self.doc = doc
         self.settings = settings
         self.passages: list[Passage] = []
+        self.page_starts = doc.page_starts
+
+    def page(self, start: int) -> int | None:
+        return bisect.bisect_right(self.page_starts, start) or 1 if self.page_starts else None
 
     def add(self, start: int, end: int, section: str, paragraph: int, kind: str) -> None:
         text = self.doc.text[start:end]
         if text.strip():
             pid = f"{self.doc.doc_id}-p{paragraph}-{len(self.passages) + 1}"
             context = section if kind == "body" else f"{self.doc.title} {section}"
-            self.passages.append(Passage(pid, self.doc.doc_id, text, start, end, section, paragraph, kind, context))
+            self.passages.append(
+                Passage(pid, self.doc.doc_id, text, start, end, section, paragraph, kind, context, self.page(start))
+            )
 
     def add_block(self, lines: Sequence[Line], section: str, kind: str) -> None:
         """Short lines (header, sign-off) packed together, never split mid-line."""
@@ -222,17 +235,18 @@ def chunk_document(doc: Document, settings: ChunkSettings) -> list[Passage]:
     """Split one document into passages with section paths and exact offsets."""
     lines = drop_boilerplate(list(iter_lines(doc.text)), settings.boilerplate_patterns)
     builder = _Builder(doc, settings)
-    head = _header_end(lines)
-    tail = _signoff_start(lines, head)
+    marked = {offset: level for offset, level in doc.headings}
+    head = _header_end(lines, marked)
+    tail = _signoff_start(lines, head, marked)
     if head:
         builder.add_block(lines[:head], HEADER_SECTION, "header")
     stack: list[tuple[int, str]] = []
     for line in lines[head:tail]:
-        level = _heading_level(line)
+        level = _heading_level(line, marked)
         if level is not None:
             stack = [entry for entry in stack if entry[0] < level]
-            if _is_heading(line):
-                stack.append((level, line.text))
+            if line.start in marked or _is_heading(line):
+                stack.append((level, line.text.lstrip("#").strip() if line.start in marked else line.text))
                 continue
             stack.append((level, _inline_label(line.text)))
         section = SECTION_SEP.join(label for _, label in stack) or BODY_SECTION

@@ -28,7 +28,8 @@ _ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+    # QA_ENV_FILE names another dotenv file (tests point it at /dev/null to ignore the machine's .env).
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=os.environ.get("QA_ENV_FILE", ".env"), extra="ignore")
 
     # --- paths -------------------------------------------------------------
     corpus_dir: Path = PROJECT_ROOT / "corpus"
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"QA_TRUSTED_PROXIES entry {proxy!r} is not an IP address or network") from exc
         return self
+
+    def updated(self, **changes: object) -> Settings:
+        """A copy with `changes`, validated like settings read from the environment
+        (pydantic's model_copy(update=...) skips validation, so a bad override would pass silently)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
     @property
     def uses_converted_model(self) -> bool:

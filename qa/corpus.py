@@ -1,10 +1,10 @@
-"""Load a corpus folder: one document per `.txt`/`.md` file plus its metadata.
+"""Load a corpus folder: one document per file, in any format of `LOADERS`, plus its metadata.
 
-Metadata comes from a sidecar `<name>.meta.json` next to the file, or from YAML
-front matter (`---` ... `---`) at the top of a `.md` file. `title` is
-required; `doc_id` defaults to the file name without extension. The text is
-kept verbatim (after the front matter), so citation offsets index into exactly
-what `GET /documents/{doc_id}` returns.
+Metadata comes from a sidecar `<name>.meta.json` next to the file, or from YAML front matter
+(`---` ... `---`) at the top of a `.md` file; what neither gives is read from the document's own
+text (文号, addressee, issuer, date: qa.metadata) and format (a title), and `doc_id` defaults to
+the file name without extension. The stored text is what the format's loader extracted
+(qa.formats), so citation offsets index into exactly what `GET /documents/{doc_id}` returns.
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from qa.errors import CorpusError
+from qa.formats import Extracted, sniff
+from qa.formats.text import decode, load_markdown, load_text
+from qa.metadata import extract as extract_metadata
 from qa.schema import Document
 
 DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 KNOWN_FIELDS = ("doc_id", "title", "doc_number", "issuer", "recipient", "date", "source", "questions")
 META_SUFFIX = ".meta.json"
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.S)
-# Front matter holds a few metadata fields; a bound keeps a hostile file's parse cheap.
-MAX_FRONT_MATTER_BYTES = 16 * 1024
 
 
 def read_corpus_file(path: Path) -> bytes:
@@ -53,21 +51,12 @@ def read_corpus_file(path: Path) -> bytes:
         raise CorpusError(path, "cannot be read (symbolic link loop)") from exc
 
 
-def _decode(path: Path) -> str:
-    raw = read_corpus_file(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(path, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
-    return text.removeprefix("\ufeff")
-
-
-def _sidecar(path: Path) -> dict | None:
+def _sidecar(path: Path) -> dict:
     meta_path = path.with_name(path.stem + META_SUFFIX)
     if not os.path.lexists(meta_path):  # lexists: a dangling link is an error, not "no metadata"
-        return None
+        return {}
     try:
-        meta = json.loads(_decode(meta_path))
+        meta = json.loads(decode(meta_path, read_corpus_file(meta_path)))
     except ValueError as exc:
         raise CorpusError(meta_path, f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict):
@@ -75,44 +64,17 @@ def _sidecar(path: Path) -> dict | None:
     return meta
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader without aliases: `*name` nested a few times is how 400 bytes of YAML expand
-    to gigabytes once the structure is turned into strings. Metadata never needs them."""
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter", mark)
-        return super().compose_node(parent, index)
-
-
-def _split_front_matter(path: Path, text: str) -> tuple[dict | None, str]:
-    match = _FRONT_MATTER.match(text)
-    if not match:
-        return None, text
-    if len(match.group(1).encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
-        raise CorpusError(path, f"front matter is larger than {MAX_FRONT_MATTER_BYTES} bytes")
-    try:
-        meta = yaml.load(match.group(1), Loader=_NoAliasLoader) or {}  # a SafeLoader: plain data only
-    except yaml.YAMLError as exc:
-        raise CorpusError(path, f"front matter is not valid YAML: {exc}") from exc
-    except RecursionError as exc:
-        raise CorpusError(path, "front matter is nested too deeply") from exc
-    except ValueError as exc:  # e.g. `date: 2020-13-45`, which YAML's timestamp type rejects
-        raise CorpusError(path, f"front matter has an invalid value: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise CorpusError(path, "front matter must be a mapping of fields")
-    return meta, text[match.end() :]
-
-
-def _document(path: Path, meta: dict | None, text: str) -> Document:
-    if meta is None:
-        raise CorpusError(path, f"no metadata: add {path.stem}{META_SUFFIX} (or YAML front matter) with a title")
+def _document(path: Path, meta: dict, extracted: Extracted) -> Document:
+    """Merge metadata: the sidecar and front matter win, then what the text itself says (qa.metadata),
+    then what the format carries (a title); the file name is the title of last resort."""
+    text = extracted.text
     if not text.strip():
         raise CorpusError(path, "the document is empty")
-    title = meta.get("title")
+    given = {**meta, **extracted.meta}  # front matter over sidecar, as before
+    meta = {**extract_metadata(text), **{k: v for k, v in given.items() if v is not None}}
+    title = meta.get("title") or extracted.title or path.stem
     if not isinstance(title, str) or not title.strip():
-        raise CorpusError(path, "metadata has no 'title'")
+        raise CorpusError(path, "metadata 'title' must be a non-empty string")
     doc_id = str(meta.get("doc_id") or path.stem)
     if not DOC_ID.match(doc_id):
         raise CorpusError(path, f"doc_id {doc_id!r} must be letters, digits, '.', '_' or '-' (max 128)")
@@ -121,23 +83,36 @@ def _document(path: Path, meta: dict | None, text: str) -> Document:
     questions = meta.get("questions") or []
     if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
         raise CorpusError(path, "'questions' must be a list of non-empty strings")
-    return Document(doc_id=doc_id, title=title.strip(), text=text, extra=extra, questions=questions, **values)
+    return Document(
+        doc_id=doc_id, title=title.strip(), text=text, extra=extra, questions=questions,
+        headings=[list(h) for h in extracted.headings], page_starts=list(extracted.page_starts), **values,
+    )
 
 
-def load_text(path: Path) -> Document:
-    return _document(path, _sidecar(path), _decode(path))
+# suffix -> loader of a file's bytes. _CONTENT: what qa.formats.sniff must find in a file with that
+# suffix, so that a PDF renamed to .txt is reported instead of indexed as mojibake.
+LOADERS: dict[str, Callable[[Path, bytes], Extracted]] = {".txt": load_text, ".md": load_markdown}
+_CONTENT = {".txt": ".txt", ".md": ".txt"}
 
 
-def load_markdown(path: Path) -> Document:
-    front, text = _split_front_matter(path, _decode(path))
-    meta = _sidecar(path)
-    if front is not None:
-        meta = {**(meta or {}), **front}
-    return _document(path, meta, text)
+def load_document(path: Path) -> Document:
+    """One file of the corpus folder as a Document (a CorpusError naming the file if it cannot be used)."""
+    suffix = path.suffix.lower()
+    if suffix not in LOADERS:
+        raise CorpusError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(LOADERS)}")
+    raw = read_corpus_file(path)
+    if not raw:
+        raise CorpusError(path, "the file is empty (0 bytes)")
+    found = sniff(raw)
+    if found != _CONTENT.get(suffix, suffix):
+        what = f"a {found.lstrip('.').upper()} file" if found else "not a supported document format"
+        raise CorpusError(path, f"its content is {what}, not what the extension {suffix} says")
+    return _document(path, _sidecar(path), LOADERS[suffix](path, raw))
 
 
-# New formats (PDF, Word) plug in here: suffix -> loader returning a Document.
-LOADERS: dict[str, Callable[[Path], Document]] = {".txt": load_text, ".md": load_markdown}
+def is_document(path: Path) -> bool:
+    """Whether the corpus loader reads `path` (hidden files, sidecars and folders are not documents)."""
+    return path.suffix.lower() in LOADERS and not path.name.startswith(".") and not (path.is_dir() and not path.is_symlink())
 
 
 def load_corpus(directory: Path) -> list[Document]:
@@ -152,12 +127,9 @@ def load_corpus(directory: Path) -> list[Document]:
     except OSError as exc:
         raise CorpusError(directory, f"cannot be listed ({exc.strerror or type(exc).__name__})") from exc
     documents: dict[str, Document] = {}
-    for path in paths:
-        loader = LOADERS.get(path.suffix.lower())
-        if loader is None or path.name.startswith(".") or (path.is_dir() and not path.is_symlink()):
-            continue
+    for path in filter(is_document, paths):
         try:
-            doc = loader(path)
+            doc = load_document(path)
         except CorpusError as exc:
             raise exc.within(directory) from exc.__cause__
         if doc.doc_id in documents:

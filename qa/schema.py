@@ -21,6 +21,10 @@ class Document:
     source: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     questions: list[str] = field(default_factory=list)  # suggested example questions (metadata)
+    # Structure the source format marked up (qa.formats.Extracted): [offset of a heading line, level 1-6],
+    # and the offset where each page begins (PDF), so passages can cite their page.
+    headings: list[list[int]] = field(default_factory=list)
+    page_starts: list[int] = field(default_factory=list)
 
     def metadata(self) -> dict[str, str | None]:
         return {
@@ -49,6 +53,7 @@ class Passage:
     # What situates the passage: its section path, and for the header and sign-off
     # blocks also the document's title (they are where a title's words are asked about).
     context: str = ""
+    page: int | None = None  # 1-based page of the source file the passage starts on (paged formats only)
 
     def indexed_text(self, with_heading: bool) -> str:
         """The text a retriever sees; the context is optionally prepended."""

@@ -99,7 +99,7 @@ class QAService:
 
     def with_settings(self, **query_time: object) -> QAService:
         """The same index and model with different query-time settings (fusion, weights, threshold)."""
-        settings = self.settings.model_copy(update=query_time)
+        settings = self.settings.updated(**query_time)
         return QAService(settings, self.encoder, self.state.built, terms=self.state.terms)
 
     def _make_state(self, built: BuiltIndex, terms: Terms | None = None) -> IndexState:

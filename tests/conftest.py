@@ -23,10 +23,16 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Hermetic: no QA_* setting and no .env of this machine reaches a test (or a CLI it starts as a subprocess).
+for _name in [n for n in os.environ if n.startswith("QA_")]:
+    del os.environ[_name]
+os.environ["QA_ENV_FILE"] = os.devnull
 
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# A frozen copy of the letter corpus: tests never read the user-editable corpus/ folder.
+FIXTURE_CORPUS = FIXTURES / "corpus"
 LETTER_ID = "sheitc-2019-15"
 
 
@@ -66,7 +72,7 @@ def fake_encoder() -> FakeEncoder:
 def corpus_dir(tmp_path: Path) -> Path:
     """A private copy of the default corpus that a test may modify."""
     target = tmp_path / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", target)
+    shutil.copytree(FIXTURE_CORPUS, target)
     return target
 
 
@@ -78,7 +84,7 @@ def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(index_dir=tmp_path_factory.mktemp("real-index"))
+    return Settings(corpus_dir=FIXTURE_CORPUS, index_dir=tmp_path_factory.mktemp("real-index"))
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +99,7 @@ def real_service(real_settings: Settings):
 
 @pytest.fixture(scope="session")
 def letter_text() -> str:
-    return (PROJECT_ROOT / "corpus" / f"{LETTER_ID}.txt").read_text(encoding="utf-8")
+    return (FIXTURE_CORPUS / f"{LETTER_ID}.txt").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -110,7 +116,7 @@ def make_client(service, **overrides):
 
     from qa.api import create_app
 
-    service.settings = service.settings.model_copy(update=overrides)
+    service.settings = service.settings.updated(**overrides)
     return TestClient(create_app(service=service), raise_server_exceptions=False)
 
 

@@ -176,7 +176,7 @@ def test_only_the_head_of_a_long_query_is_embedded(settings, fake_encoder):
         seen.extend(texts)
         return original(texts)
 
-    service = QAService.start(settings.model_copy(update={"query_embed_chars": 64}), encoder=fake_encoder)
+    service = QAService.start(settings.updated(**{"query_embed_chars": 64}), encoder=fake_encoder)
     fake_encoder.encode_queries = spy
     rng = random.Random(1)
     question = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(512))

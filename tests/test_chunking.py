@@ -14,22 +14,20 @@ from qa.chunking import (
     sentence_spans,
 )
 from qa.config import Settings
-from qa.corpus import load_corpus, load_text
+from qa.corpus import load_corpus, load_document
 from qa.indexer import chunk_settings
-from tests.conftest import FIXTURES, LETTER_ID
+from tests.conftest import FIXTURE_CORPUS, FIXTURES, LETTER_ID
 
 DEFAULTS = chunk_settings(Settings())
 
 
 @pytest.fixture(scope="module")
 def example():
-    return load_text(FIXTURES / "structured_letter.txt")
+    return load_document(FIXTURES / "structured_letter.txt")
 
 
 def test_offsets_round_trip_on_the_real_letter(letter_text):
-    from qa.config import PROJECT_ROOT
-
-    (doc,) = [d for d in load_corpus(PROJECT_ROOT / "corpus") if d.doc_id == LETTER_ID]
+    (doc,) = [d for d in load_corpus(FIXTURE_CORPUS) if d.doc_id == LETTER_ID]
     assert doc.text == letter_text
     passages = chunk_document(doc, DEFAULTS)
     assert passages
@@ -43,9 +41,7 @@ def test_offsets_round_trip_on_the_real_letter(letter_text):
 
 
 def test_real_letter_structure(letter_text):
-    from qa.config import PROJECT_ROOT
-
-    doc = load_text(PROJECT_ROOT / "corpus" / f"{LETTER_ID}.txt")
+    doc = load_document(FIXTURE_CORPUS / f"{LETTER_ID}.txt")
     passages = chunk_document(doc, DEFAULTS)
     header = passages[0]
     assert header.kind == "header" and header.section == HEADER_SECTION

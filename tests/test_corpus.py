@@ -43,10 +43,11 @@ def test_adding_a_document_needs_no_code(corpus_dir):
 @pytest.mark.parametrize(
     ("name", "content", "meta", "reason"),
     [
-        ("gbk.txt", "中文".encode("gbk"), {"title": "t"}, "not valid UTF-8"),
+        ("binary.txt", b"\x00\x01\x02\xff", {"title": "t"}, "not a supported document format"),
+        ("zero.txt", b"", {"title": "t"}, "0 bytes"),
+        ("renamed.txt", b"%PDF-1.7\n", {"title": "t"}, "a PDF file, not what the extension .txt says"),
         ("empty.txt", " \n\t\n", {"title": "t"}, "empty"),
-        ("nometa.txt", "正文。", None, "no metadata"),
-        ("notitle.txt", "正文。", {"date": "2020"}, "no 'title'"),
+        ("notitle.txt", "正文。", {"title": " "}, "'title' must be a non-empty string"),
         ("badid.txt", "正文。", {"title": "t", "doc_id": "../etc"}, "doc_id"),
         ("badfront.md", "---\ntitle: [unclosed\n---\n正文", None, "front matter"),
     ],
@@ -90,11 +91,11 @@ def test_fingerprint_changes_with_text_or_metadata(corpus_dir):
 
 
 def test_errors_name_the_file_relative_to_the_corpus_folder(tmp_path):
-    _write(tmp_path, "gbk.txt", "中文".encode("gbk"), {"title": "t"})
+    _write(tmp_path, "bin.txt", b"\x00\x01", {"title": "t"})
     with pytest.raises(CorpusError) as info:
         load_corpus(tmp_path)
-    assert str(info.value).startswith("gbk.txt: not valid UTF-8") and str(tmp_path) not in str(info.value)
-    assert info.value.path == tmp_path / "gbk.txt"  # the full path stays available to code
+    assert str(info.value).startswith("bin.txt: its content is not") and str(tmp_path) not in str(info.value)
+    assert info.value.path == tmp_path / "bin.txt"  # the full path stays available to code
 
 
 def test_symlink_outside_the_corpus_folder_is_refused(tmp_path):

@@ -46,7 +46,7 @@ def test_corpus_change_triggers_rebuild(settings, fake_encoder):
 
 def test_settings_change_triggers_rebuild(settings, fake_encoder):
     first = _build(settings, fake_encoder)
-    smaller = settings.model_copy(update={"chunk_max_chars": 80})
+    smaller = settings.updated(**{"chunk_max_chars": 80})
     second = _build(smaller, fake_encoder)
     assert second.manifest.version != first.manifest.version
     assert len(second.passages) > len(first.passages)
@@ -82,7 +82,7 @@ def test_garbage_pointer_and_unwritable_directory(settings, fake_encoder, tmp_pa
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     with pytest.raises(IndexWriteError, match="cannot write the index directory"):
-        indexer.rebuild(settings.model_copy(update={"index_dir": blocker}), fake_encoder)
+        indexer.rebuild(settings.updated(**{"index_dir": blocker}), fake_encoder)
 
 
 def test_old_versions_are_collected(settings, fake_encoder):

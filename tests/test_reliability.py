@@ -182,7 +182,7 @@ def test_health_stays_fast_while_cpu_bound_questions_are_shed(fake_service, monk
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fake_service.state.retriever, "search", cpu_bound_search)
-    settings = fake_service.settings.model_copy(update={"max_concurrent": 4, "max_queue": 64, "queue_timeout": 1.5})
+    settings = fake_service.settings.updated(**{"max_concurrent": 4, "max_queue": 64, "queue_timeout": 1.5})
 
     async def run(base: str) -> tuple[list[int], list[float], set[str]]:
         async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)) as client:

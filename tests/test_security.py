@@ -54,7 +54,7 @@ def test_admin_reindex_needs_an_admin_key(fake_service, settings):
 def test_reindex_with_a_bad_corpus_file_keeps_serving(fake_service, settings):
     client = make_client(fake_service, admin_keys=[ADMIN])
     version = client.get("/health").json()["index_version"]
-    (settings.corpus_dir / "broken.txt").write_bytes("坏".encode("gbk"))
+    (settings.corpus_dir / "broken.txt").write_bytes(b"\x00\xff\x00")
     (settings.corpus_dir / "broken.meta.json").write_text(json.dumps({"title": "坏"}), "utf-8")
     r = client.post("/admin/reindex", headers={"X-API-Key": ADMIN})
     assert r.status_code == 409 and "broken.txt" in r.json()["message"]
@@ -171,7 +171,7 @@ def test_health_answers_while_the_thread_pool_is_full(fake_service, monkeypatch)
     from qa.api import create_app
 
     release = _blocking_search(fake_service, monkeypatch)
-    app = create_app(fake_service.settings.model_copy(update={"max_concurrent": 64}), service=fake_service)
+    app = create_app(fake_service.settings.updated(**{"max_concurrent": 64}), service=fake_service)
     with TestClient(app) as client:  # one event loop, one 40-thread pool for every request
         threads = _in_threads(45, lambda: client.get("/search", params={"q": "5G"}))
         try:
@@ -262,7 +262,7 @@ def test_forwarded_for_from_loopback_does_not_buy_a_fresh_rate_limit(fake_servic
     from tests.conftest import serving
 
     # A real uvicorn with its defaults, as `uvicorn api:app` runs: it believes X-Forwarded-For from 127.0.0.1.
-    app = create_app(fake_service.settings.model_copy(update={"rate_limit": "5/minute"}), service=fake_service)
+    app = create_app(fake_service.settings.updated(**{"rate_limit": "5/minute"}), service=fake_service)
     with serving(app) as base, httpx.Client(base_url=base) as client:
         statuses = [client.get("/search", params={"q": "5G"}, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
                     for i in range(12)]
@@ -275,7 +275,7 @@ def test_forwarded_for_counts_from_a_configured_proxy(fake_service):
 
     from qa.api import create_app
 
-    settings = fake_service.settings.model_copy(update={"rate_limit": "2/minute", "trusted_proxies": ["10.0.0.2"]})
+    settings = fake_service.settings.updated(**{"rate_limit": "2/minute", "trusted_proxies": ["10.0.0.2"]})
     # What `qa serve` builds: uvicorn believes the header only from the configured proxy.
     app = ProxyHeadersMiddleware(create_app(settings, service=fake_service), trusted_hosts=settings.trusted_proxies)
     via_proxy = TestClient(app, client=("10.0.0.2", 4000))

@@ -2,7 +2,7 @@
 
 Tests on the real model are marked slow; those that only need the pages (docs offline, the
 demo page with keys, the widget's rendering of crafted answers) run on the fake embedder.
-Screenshots are written to eval/reports/widget-*.png.
+Screenshots are written to the test's temporary folder (pytest --basetemp=DIR keeps them).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import pytest
 
 from qa.api import create_app
 from qa.config import PROJECT_ROOT, Settings
-from tests.conftest import FakeEncoder, serving
+from tests.conftest import FIXTURE_CORPUS, FakeEncoder, serving
 
 pytestmark = [pytest.mark.browser]
 slow = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync"]
-SHOTS = PROJECT_ROOT / "eval" / "reports"
 
 
 KEY = "widget-test-key-0001"
@@ -41,12 +40,12 @@ def page_service(tmp_path_factory):
     from qa.service import QAService
 
     root = tmp_path_factory.mktemp("widget")
-    shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
+    shutil.copytree(FIXTURE_CORPUS, root / "corpus")
     return QAService.start(Settings(corpus_dir=root / "corpus", index_dir=root / "index"), encoder=FakeEncoder())
 
 
 def _serve(service, **overrides):
-    return serving(create_app(settings=service.settings.model_copy(update=overrides), service=service))
+    return serving(create_app(settings=service.settings.updated(**overrides), service=service))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,8 @@ def _ask(page, question: str) -> dict:
 
 
 @slow
-def test_ask_see_answer_click_citation_see_highlight(server, browser):
+def test_ask_see_answer_click_citation_see_highlight(server, browser, tmp_path):
+    shots = tmp_path
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.goto(server + "/")
     page.wait_for_selector(".qaw-chip")
@@ -97,7 +97,7 @@ def test_ask_see_answer_click_citation_see_highlight(server, browser):
     assert page.inner_text(".qaw-dialog mark") == top["text"]
     assert top["citation"]["section"] in page.inner_text(".qaw-path")
     assert "沪经信建〔2019〕15号" in page.inner_text(".qaw-path")
-    page.screenshot(path=str(SHOTS / "widget-desktop-source.png"))
+    page.screenshot(path=str(shots / "widget-desktop-source.png"))
     page.keyboard.press("Escape")
     assert page.locator(".qaw-dialog").is_hidden()
 
@@ -106,7 +106,7 @@ def test_ask_see_answer_click_citation_see_highlight(server, browser):
     page.wait_for_selector(".qaw-dialog:not([hidden]) mark")
     assert page.inner_text(".qaw-dialog mark") == body["answer_citations"][0]["text"]
     page.keyboard.press("Escape")
-    page.screenshot(path=str(SHOTS / "widget-desktop.png"), full_page=True)
+    page.screenshot(path=str(shots / "widget-desktop.png"), full_page=True)
     page.close()
 
 
@@ -140,7 +140,8 @@ def test_oversized_question_and_server_down_show_errors(server, browser):
 
 
 @slow
-def test_phone_sized_floating_widget_from_one_script_tag(server, browser):
+def test_phone_sized_floating_widget_from_one_script_tag(server, browser, tmp_path):
+    shots = tmp_path
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(server + "/embed-example.html")
     page.click(".qaw-launcher")
@@ -149,7 +150,7 @@ def test_phone_sized_floating_widget_from_one_script_tag(server, browser):
     assert box and box["width"] >= 380 and box["height"] >= 800  # full screen on a phone
     _ask(page, "4G用户占全市移动电话的比例是多少")
     assert "87%" in page.wait_for_selector(".qaw-answer").inner_text()
-    page.screenshot(path=str(SHOTS / "widget-phone.png"))
+    page.screenshot(path=str(shots / "widget-phone.png"))
     page.close()
 
 

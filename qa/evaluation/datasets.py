@@ -83,11 +83,13 @@ def _resolve_evidence(qid: str, raw: dict, docs: dict[str, Document], path: Path
     return Evidence(doc.doc_id, start, start + len(raw["text"]), int(raw.get("grade", 2)))
 
 
-def load_dataset(directory: Path) -> Dataset:
-    """Load a dataset directory in the format described above."""
+def load_dataset(directory: Path, corpus_dir: Path | None = None) -> Dataset:
+    """Load a dataset directory in the format described above; `corpus_dir` replaces the folder it names
+    (tests read a frozen copy of the letter, never the user-editable corpus/)."""
     spec = json.loads((directory / "dataset.json").read_text(encoding="utf-8"))
     corpus = spec["corpus"]
-    corpus_dir = (directory / corpus["dir"]).resolve() if isinstance(corpus, dict) else None
+    if isinstance(corpus, dict):
+        corpus_dir = corpus_dir or (directory / corpus["dir"]).resolve()
     if corpus_dir is not None:
         documents = load_corpus(corpus_dir)
     else:

@@ -106,7 +106,7 @@ def start_service(dataset: Dataset, settings: Settings, inference: str, progress
     update: dict = {"inference": inference, "index_dir": CACHE / f"{dataset.corpus_name}-{inference}"}
     if dataset.corpus_dir is None or dataset.corpus_dir.resolve() != settings.corpus_dir.resolve():
         update["abstain_thresholds"] = {**load_models(settings.answer_models).thresholds, **settings.abstain_thresholds}
-    path_settings = settings.model_copy(update=update)
+    path_settings = settings.updated(**update)
     encoder = load_encoder(path_settings)
     return QAService.start(path_settings, encoder=encoder, documents=dataset.documents, show_progress=progress)
 
