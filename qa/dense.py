@@ -39,12 +39,24 @@ def configure(index: faiss.Index, ef_search: int) -> None:
         index.hnsw.efSearch = ef_search
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (ids, scores) for one query vector; ids of -1 (no result) are dropped."""
-    k = min(k, index.ntotal)
+def search(
+    index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (ids, scores) for one query vector among the `allowed` rows (a boolean mask; None: all).
+
+    The mask goes into the search as an id selector, so k results come back whenever k rows are allowed.
+    Ids of -1 (no result) are dropped.
+    """
+    params = None
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+        # faiss's type stubs lack the search-parameter classes (faiss >= 1.7.3 has them)
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)  # type: ignore[attr-defined]
+                  if isinstance(index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
+    k = min(k, index.ntotal if allowed is None else int(allowed.sum()))
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]
 

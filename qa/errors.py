@@ -55,3 +55,11 @@ class IndexWriteError(QAError):
 
 class NotFoundError(QAError):
     """A passage or document id that does not exist."""
+
+
+class DocumentRejectedError(QAError):
+    """An uploaded or added document cannot be used (empty, unsupported, unreadable, bad metadata)."""
+
+
+class DocumentConflictError(QAError):
+    """An added document's id (or file name) is taken; replacing it is a different request."""

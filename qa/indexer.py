@@ -17,6 +17,7 @@ from qa.chunking import ChunkSettings, chunk_corpus
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint, load_corpus
 from qa.embedding import Encoder, model_fingerprint
+from qa.embedding.cache import EmbeddingCache
 from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document
 from qa.sparse import SparseIndex
@@ -25,7 +26,8 @@ from qa.text import Terms, find_user_dicts
 log = logging.getLogger(__name__)
 # Bump when chunking, term extraction or index contents change in code, so that
 # stored indexes are rebuilt.
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 5
+EMBEDDINGS_DIR = "embeddings"  # under index/: the embedding cache (qa.embedding.cache)
 
 
 def chunk_settings(settings: Settings) -> ChunkSettings:
@@ -103,16 +105,21 @@ def build_index(
     *,
     show_progress: bool = False,
 ) -> store.BuiltIndex:
-    """Chunk, embed and index `documents` in memory (nothing is written)."""
+    """Chunk, embed and index `documents` in memory; only the embedding cache is written.
+
+    Passages whose text was embedded before (by this model, prompt and inference path) take their
+    vector from the cache, so adding or replacing a few documents embeds only their passages.
+    """
     started = time.perf_counter()
+    fresh = expected_freshness(settings, documents, terms, encoder)
     passages = chunk_corpus(documents, chunk_settings(settings))
-    vectors = encoder.encode_passages(
-        [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
+    cache = EmbeddingCache(settings.index_dir / EMBEDDINGS_DIR, fresh.model)
+    vectors, embedded = cache.embed(
+        encoder, [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
     )
     faiss_kind = dense.resolve_kind(settings.faiss_index, len(passages), settings.hnsw_from)
     faiss_index = dense.build(vectors, faiss_kind, settings.hnsw_m)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
-    fresh = expected_freshness(settings, documents, terms, encoder)
     manifest = store.Manifest(
         format=store.FORMAT,
         version=store.new_version_name(),
@@ -127,14 +134,20 @@ def build_index(
         faiss_kind=faiss_kind,
         build_seconds=round(time.perf_counter() - started, 3),
         dense_floor=dense_floor(encoder, faiss_index),
+        embedded=embedded,
         settings=index_settings(settings, terms),
     )
     return store.BuiltIndex(manifest, documents, passages, faiss_index, sparse)
 
 
-def rebuild(settings: Settings, encoder: Encoder, *, show_progress: bool = False) -> store.BuiltIndex:
-    """Load the corpus, build, and atomically publish a new index version."""
-    terms = make_terms(settings)
+def rebuild(
+    settings: Settings, encoder: Encoder, *, terms: Terms | None = None, show_progress: bool = False
+) -> store.BuiltIndex:
+    """Load the corpus, build, and atomically publish a new index version.
+
+    `terms`: the analyser in use, when the user dictionaries are known to be unchanged (loading
+    jieba with them takes a second, most of a small incremental change)."""
+    terms = terms or make_terms(settings)
     documents = load_corpus(settings.corpus_dir)
     built = build_index(settings, encoder, documents, terms, show_progress=show_progress)
     store.save(settings.index_dir, built)

@@ -13,6 +13,7 @@ from qa import dense, fusion
 from qa.config import Mode, Settings
 from qa.embedding import Encoder
 from qa.exact import anchors, copied_core, exact_score, squash
+from qa.filters import Filters, document_of, passage_mask
 from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
 from qa.text import Terms
@@ -47,6 +48,7 @@ class Retriever:
         self.terms = terms
         self.settings = settings
         self.squashed = [squash(p.text) for p in index.passages]
+        self.doc_of = document_of(index.documents, index.passages)
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
@@ -59,14 +61,15 @@ class Retriever:
         vector.setflags(write=False)  # shared through the cache
         return vector
 
-    def search(self, query: str, k: int, mode: Mode) -> SearchResult:
+    def search(self, query: str, k: int, mode: Mode, filters: Filters | None = None) -> SearchResult:
         timer = Timer()
+        allowed = passage_mask(filters, self.index.documents, self.doc_of)
         if mode == "dense":
-            hits = self._dense_only(query, k, timer)
+            hits = self._dense_only(query, k, timer, allowed)
         elif mode == "bm25":
-            hits = self._bm25_only(query, k, timer)
+            hits = self._bm25_only(query, k, timer, allowed)
         else:
-            hits = self._hybrid(query, k, timer)
+            hits = self._hybrid(query, k, timer, allowed)
         return SearchResult(hits, timer.timings)
 
     def _hits(self, ids: np.ndarray, final: np.ndarray, k: int, **stages: list) -> list[Hit]:
@@ -83,25 +86,25 @@ class Retriever:
             for rank, i in enumerate(order, 1)
         ]
 
-    def _dense_only(self, query: str, k: int, timer: Timer) -> list[Hit]:
+    def _dense_only(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
         vector = self.embed_query(query)
         timer.lap("embed")
-        ids, scores = dense.search(self.index.dense, vector, k)
+        ids, scores = dense.search(self.index.dense, vector, k, allowed)
         timer.lap("dense")
         return self._hits(ids, scores, k, dense=_stage(scores, np.ones(len(ids), dtype=bool)))
 
-    def _bm25_only(self, query: str, k: int, timer: Timer) -> list[Hit]:
-        ids, scores = self.index.sparse.top(list(self.terms.query(query).terms), k)
+    def _bm25_only(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
+        ids, scores = self.index.sparse.top(list(self.terms.query(query).terms), k, allowed)
         timer.lap("bm25")
         return self._hits(ids, scores, k, bm25=_stage(scores, np.ones(len(ids), dtype=bool)))
 
-    def _hybrid(self, query: str, k: int, timer: Timer) -> list[Hit]:
+    def _hybrid(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
         n = max(self.settings.candidates, k)
         vector = self.embed_query(query)
         timer.lap("embed")
-        dense_ids, _ = dense.search(self.index.dense, vector, n)
+        dense_ids, _ = dense.search(self.index.dense, vector, n, allowed)
         timer.lap("dense")
-        all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms))
+        all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms), allowed)
         top_bm25 = np.argsort(-all_bm25, kind="stable")[:n]
         top_bm25 = top_bm25[all_bm25[top_bm25] > 0]
         timer.lap("bm25")

@@ -25,6 +25,7 @@ class Document:
     # and the offset where each page begins (PDF), so passages can cite their page.
     headings: list[list[int]] = field(default_factory=list)
     page_starts: list[int] = field(default_factory=list)
+    source_file: str = ""  # the file's name in the corpus folder (what `qa remove` and DELETE take away)
 
     def metadata(self) -> dict[str, str | None]:
         return {

@@ -12,16 +12,19 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa import indexer
+from qa import collection, indexer
 from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
+from qa.collection import Upload
 from qa.config import Mode, Settings
 from qa.corpus import read_corpus_file
 from qa.embedding import Encoder, load_encoder
 from qa.errors import CorpusError, NotFoundError
+from qa.filters import Filters
 from qa.retriever import Retriever, SearchResult
 from qa.schema import Answer, Document, Passage
 from qa.store import BuiltIndex
@@ -122,13 +125,40 @@ class QAService:
             log.info("reindexed in %.1f s: %d passages", time.perf_counter() - started, len(built.passages))
             return built
 
-    def search(self, query: str, k: int, mode: Mode | None = None) -> SearchResult:
-        return self.state.retriever.search(query, k, mode or self.settings.default_mode)
+    def change_documents(
+        self,
+        add: Sequence[Upload] = (),
+        replace: Mapping[str, Upload] | None = None,
+        remove: Sequence[str] = (),
+    ) -> tuple[BuiltIndex, list[str]]:
+        """Add, replace and remove documents in the corpus folder, rebuild, and switch.
+        Returns the new index and the ids of the documents changed.
 
-    def ask(self, question: str, k: int, mode: Mode | None = None) -> AskResult:
+        All or nothing: a rejected file, an unknown id or a failed build leaves the corpus folder and
+        the served index as they were. Only new passages are embedded (qa.embedding.cache).
+        """
+        with self._reload_lock, collection.locked(self.settings.corpus_dir):
+            with collection.CorpusChange(self.settings.corpus_dir) as change:
+                changed = list(dict.fromkeys(remove))
+                for doc_id in changed:
+                    change.remove(doc_id)
+                changed += [change.replace(doc_id, upload).doc_id for doc_id, upload in (replace or {}).items()]
+                changed += [change.add(upload).doc_id for upload in add]
+                change.apply()
+                # Document changes leave the user dictionaries alone: keep the loaded analyser.
+                built = indexer.rebuild(self.settings, self.encoder, terms=self.state.terms)
+            self.state = self._make_state(built, self.state.terms)
+            log.info("documents changed: +%d ~%d -%d; index %s embedded %d new passages",
+                     len(add), len(replace or {}), len(remove), built.manifest.version, built.manifest.embedded)
+            return built, changed
+
+    def search(self, query: str, k: int, mode: Mode | None = None, filters: Filters | None = None) -> SearchResult:
+        return self.state.retriever.search(query, k, mode or self.settings.default_mode, filters)
+
+    def ask(self, question: str, k: int, mode: Mode | None = None, filters: Filters | None = None) -> AskResult:
         state = self.state
         mode = mode or self.settings.default_mode
-        result = state.retriever.search(question, k, mode)
+        result = state.retriever.search(question, k, mode, filters)
         started = time.perf_counter()
         answer = state.answerer(question, result.hits, mode)
         result.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)

@@ -26,11 +26,12 @@ class SparseIndex:
         model.index([terms or [""] for terms in documents], show_progress=False)
         return cls(model, len(documents))
 
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage (0 where no term matches)."""
+    def scores(self, terms: Sequence[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every passage (0 where no term matches, and where `allowed` is False)."""
         if not terms:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.model.get_scores(list(terms)), dtype=np.float32)
+        scores = np.asarray(self.model.get_scores(list(terms)), dtype=np.float32)
+        return scores if allowed is None else np.where(allowed, scores, np.float32(0))
 
     def document_frequency(self, terms: Sequence[str]) -> np.ndarray:
         """How many passages contain each term (0 for terms the corpus never uses)."""
@@ -48,9 +49,9 @@ class SparseIndex:
         """The idf of terms with these document frequencies."""
         return np.log1p((self.size - df + 0.5) / (df + 0.5))
 
-    def top(self, terms: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k passages with a positive score: (ids, scores), best first."""
-        scores = self.scores(terms)
+    def top(self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k passages with a positive score among the `allowed` ones (None: all): (ids, scores), best first."""
+        scores = self.scores(terms, allowed)
         k = min(k, self.size)
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

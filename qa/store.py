@@ -55,6 +55,7 @@ class Manifest:
     faiss_kind: str
     build_seconds: float
     dense_floor: float  # mean best score of off-topic probe questions (see qa.indexer)
+    embedded: int = 0  # passages this build had to embed (the rest came from the embedding cache)
     settings: dict = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
 

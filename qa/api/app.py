@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from qa.api import docs, errors, widget
+from qa.api import collection, docs, errors, widget
 from qa.api.headers import SecurityHeadersMiddleware, page_csp
 from qa.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from qa.api.overload import ConcurrencyLimitMiddleware
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.docs_csp = page_csp(settings, docs=True)
     errors.install(app)
     app.include_router(router)
+    app.include_router(collection.router)
     app.include_router(widget.router)
     app.include_router(docs.router)
     # Starlette runs the last added middleware first. Order, outermost first: request id + access
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         AccessMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, rate_limit=settings.rate_limit,
         trust_forwarded=bool(settings.trusted_proxies),
     )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

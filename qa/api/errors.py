@@ -9,12 +9,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.errors import CorpusError, IndexCorruptError, IndexWriteError, ModelError, NotFoundError, QAError
+from qa.errors import (
+    CorpusError,
+    DocumentConflictError,
+    DocumentRejectedError,
+    IndexCorruptError,
+    IndexWriteError,
+    ModelError,
+    NotFoundError,
+    QAError,
+)
 
 log = logging.getLogger(__name__)
 
 _STATUS = {
     NotFoundError: (404, "not_found"),
+    DocumentRejectedError: (422, "invalid_document"),
+    DocumentConflictError: (409, "document_exists"),
     # A reindex found a bad corpus file; the previous index keeps serving.
     CorpusError: (409, "corpus_invalid"),
     IndexWriteError: (503, "index_unavailable"),
@@ -68,7 +79,8 @@ def install(app: FastAPI) -> None:
             log.error("%s: %s", type(exc).__name__, exc)
         # Name the bad file relative to the corpus folder: clients need not learn the server's paths.
         message = str(exc.within(request.app.state.settings.corpus_dir)) if isinstance(exc, CorpusError) else str(exc)
-        return JSONResponse(error_body(request, code, message), status_code=status)
+        details = [{"field": "file", "reason": message}] if isinstance(exc, DocumentRejectedError) else None
+        return JSONResponse(error_body(request, code, message, details), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

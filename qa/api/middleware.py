@@ -44,18 +44,20 @@ class BodyLimitMiddleware:
     so a chunked upload is cut off as soon as it passes the limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit or limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = scope.get("state", {}).get("request_id")
+        limit = self.upload_limit if is_document_write(scope) else self.limit
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(send, request_id)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, request_id, limit)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -64,8 +66,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._reject(send, request_id)
+            if size > limit:
+                await self._reject(send, request_id, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -81,8 +83,14 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send, request_id: str | None) -> None:
-        await send_error(send, 413, "payload_too_large", f"request body is larger than {self.limit} bytes", request_id)
+    async def _reject(self, send: Send, request_id: str | None, limit: int) -> None:
+        await send_error(send, 413, "payload_too_large", f"request body is larger than {limit} bytes", request_id)
+
+
+def is_document_write(scope: Scope) -> bool:
+    """An upload, replacement or deletion of a document (admin only, larger body limit)."""
+    path = scope.get("path", "")
+    return scope.get("method") in ("POST", "PUT", "DELETE") and (path == "/documents" or path.startswith("/documents/"))
 
 
 class RequestLogMiddleware:

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from qa.api.schemas import (
+    MAX_FILTER_IDS,
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
     QUESTION_PATTERN,
@@ -27,6 +29,7 @@ from qa.api.schemas import (
     DocumentMeta,
     DocumentOut,
     ErrorResponse,
+    FiltersIn,
     Health,
     ModeField,
     PassageDetail,
@@ -68,7 +71,8 @@ def _passages(service: QAService, hits: list[Hit]) -> list[PassageOut]:
 def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     started = time.perf_counter()
     request.state.question = body.question  # for the access log line, escaped, when QA_LOG_QUESTIONS is on
-    result = service.ask(body.question, body.top_k, body.mode)
+    filters = body.filters.to_filters() if body.filters else None
+    result = service.ask(body.question, body.top_k, body.mode, filters)
     return ask_response(service, body.question, result, started)
 
 
@@ -97,15 +101,23 @@ def search(
                             json_schema_extra={"pattern": QUESTION_PATTERN})],
     k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="返回的段落数")] = 5,
     mode: Annotated[ModeField, Query(description="dense | bm25 | hybrid")] = "hybrid",
+    doc_id: Annotated[list[str], Query(max_length=MAX_FILTER_IDS, description="只在这些文档中检索（可重复）")] = [],  # noqa: B006
+    doc_number: Annotated[str | None, Query(max_length=64, description="文号")] = None,
+    issuer: Annotated[str | None, Query(min_length=1, max_length=64, description="发文单位名称中的一段")] = None,
+    date_from: Annotated[dt.date | None, Query(description="发文日期不早于（含），如 2019-01-01")] = None,
+    date_to: Annotated[dt.date | None, Query(description="发文日期不晚于（含）")] = None,
 ) -> SearchResponse:
     started = time.perf_counter()
     try:
         query = clean_question(q)
+        filters = FiltersIn(doc_ids=doc_id, doc_number=doc_number, issuer=issuer, date_from=date_from, date_to=date_to)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
     except ValueError as exc:
         raise RequestValidationError([{"loc": ("query", "q"), "msg": str(exc), "type": "value_error"}]) from None
     request.state.question = query
     state = service.state
-    result = state.retriever.search(query, k, mode)
+    result = state.retriever.search(query, k, mode, filters.to_filters())
     return SearchResponse(
         query=query,
         index_version=state.built.manifest.version,
@@ -122,8 +134,7 @@ async def passage(service: ServiceDep, passage_id: Annotated[str, Path(max_lengt
     return PassageDetail(
         id=p.id,
         text=p.text,
-        citation=Citation(doc_id=doc.doc_id, title=doc.title, doc_number=doc.doc_number,
-                          section=p.section, paragraph=p.paragraph, start=p.start, end=p.end),
+        citation=Citation.of(p, doc),
     )
 
 
@@ -136,7 +147,7 @@ async def documents(service: ServiceDep) -> list[DocumentMeta]:
             summary="文档全文（逐字，用于核对和高亮引用）")
 async def document(service: ServiceDep, doc_id: Annotated[str, Path(max_length=300)]) -> DocumentOut:
     doc = service.document(doc_id)
-    return DocumentOut(**doc.metadata(), text=doc.text)
+    return DocumentOut(**DocumentMeta.of(doc).model_dump(), text=doc.text)
 
 
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}}, tags=["运维"],

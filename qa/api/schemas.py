@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qa.schema import AnswerSpan, Document, Hit, ShortAnswer, StageScore
+from qa.filters import Filters
+from qa.schema import AnswerSpan, Document, Hit, Passage, ShortAnswer, StageScore
 
 MAX_QUESTION_CHARS = 512
 MAX_TOP_K = 50
+MAX_FILTER_IDS = 100
 # Documents in the schema what clean_question enforces (with friendlier messages):
 # no control characters other than tab/newline, and not only whitespace.
 QUESTION_PATTERN = r"^(?=[\s\S]*\S)[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"
@@ -24,6 +27,29 @@ def clean_question(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped) or "\x7f" in stripped:
         raise ValueError("must not contain control characters")
     return stripped
+
+
+class FiltersIn(BaseModel):
+    """Restricts retrieval to some documents; all given conditions must hold."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"issuer": "上海市经济和信息化委员会", "date_from": "2019-01-01", "date_to": "2019-12-31"}]})
+
+    doc_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=MAX_FILTER_IDS, description="只在这些文档中检索", examples=[["sheitc-2019-15"]])
+    doc_number: str | None = Field(None, max_length=64, description="文号（忽略空格）", examples=["沪经信建〔2019〕15号"])
+    issuer: str | None = Field(None, min_length=1, max_length=64, description="发文单位名称中的一段")
+    date_from: dt.date | None = Field(None, description="发文日期不早于（含）")
+    date_to: dt.date | None = Field(None, description="发文日期不晚于（含）")
+
+    @model_validator(mode="after")
+    def _range(self) -> FiltersIn:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
+
+    def to_filters(self) -> Filters:
+        return Filters(tuple(self.doc_ids), self.doc_number, self.issuer, self.date_from, self.date_to)
 
 
 class AskRequest(BaseModel):
@@ -47,6 +73,7 @@ class AskRequest(BaseModel):
     )
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="返回的段落数")
     mode: ModeField = Field("hybrid", description="检索方式：dense（向量）、bm25（关键词）或 hybrid（融合）")
+    filters: FiltersIn | None = Field(None, description="只在符合条件的文档中检索（文档 id、文号、发文单位、日期范围）")
 
     @field_validator("question")
     @classmethod
@@ -82,6 +109,12 @@ class Citation(BaseModel):
     paragraph: int = Field(..., description="原文第几段（非空行计数，从 1 开始）")
     start: int = Field(..., description="段落在原文中的起始字符位置；text[start:end] 即段落原文")
     end: int
+    page: int | None = Field(None, description="段落起始处在源文件中的页码（PDF）；无分页的格式为 null")
+
+    @classmethod
+    def of(cls, p: Passage, doc: Document) -> Citation:
+        return cls(doc_id=doc.doc_id, title=doc.title, doc_number=doc.doc_number, section=p.section,
+                   paragraph=p.paragraph, start=p.start, end=p.end, page=p.page)
 
 
 class PassageOut(BaseModel):
@@ -100,10 +133,7 @@ class PassageOut(BaseModel):
             text=p.text,
             score=round(hit.score, 6),
             rank=hit.rank,
-            citation=Citation(
-                doc_id=doc.doc_id, title=doc.title, doc_number=doc.doc_number,
-                section=p.section, paragraph=p.paragraph, start=p.start, end=p.end,
-            ),
+            citation=Citation.of(p, doc),
             scores=Scores(
                 dense=StageScoreOut.of(hit.dense), bm25=StageScoreOut.of(hit.bm25),
                 fused=StageScoreOut.of(hit.fused), exact=round(hit.exact, 4),
@@ -172,10 +202,11 @@ class DocumentMeta(BaseModel):
     recipient: str | None
     date: str | None
     source: str | None
+    pages: int | None = Field(None, description="源文件页数（PDF）；无分页的格式为 null")
 
     @classmethod
     def of(cls, doc: Document) -> DocumentMeta:
-        return cls(**doc.metadata())
+        return cls(**doc.metadata(), pages=len(doc.page_starts) or None)
 
 
 class DocumentOut(DocumentMeta):
@@ -208,6 +239,15 @@ class ReindexResult(BaseModel):
     index_version: str
     documents: int
     passages: int
+    took_ms: float
+
+
+class DocumentChange(BaseModel):
+    index_version: str = Field(..., description="变更后的索引版本（已生效）")
+    doc_ids: list[str] = Field(..., description="新增、替换或删除的文档 id", examples=[["sheitc-2019-15"]])
+    documents: int = Field(..., description="变更后的文档数")
+    passages: int = Field(..., description="变更后的段落数")
+    embedded: int = Field(..., description="本次新计算向量的段落数（其余来自向量缓存）")
     took_ms: float
 
 

@@ -4,7 +4,7 @@ Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are
 compared as bytes (the key's UTF-8 form, or its Latin-1 form, which is how
 browsers send header values) in constant time against every configured key. With
 keys configured, everything except /health, the demo page and the widget's
-files needs one; admin routes need an admin key always (and are disabled
+files needs one; admin routes and document writes (POST/PUT/DELETE /documents) need an admin key always (and are disabled
 without one).
 
 The rate limit keys on verified identity only: a presented key counts when it
@@ -24,7 +24,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qa.api.middleware import send_error
+from qa.api.middleware import is_document_write, send_error
 
 # Paths anyone may fetch: liveness, the demo page and the widget's own files.
 PUBLIC_PATHS = frozenset({"/health", "/", "/widget.js", "/embed-example.html", "/demo.js", "/demo.css"})
@@ -103,7 +103,7 @@ class AccessMiddleware:
         key = presented_key(headers)
         challenge = ((b"www-authenticate", b'Bearer realm="qa"'),)
         valid_key = matching_key(key, self.api_keys + self.admin_keys)
-        if path.startswith(ADMIN_PREFIX):
+        if path.startswith(ADMIN_PREFIX) or is_document_write(scope):
             if not self.admin_keys:
                 await send_error(send, 403, "forbidden", "admin operations are disabled: set QA_ADMIN_KEYS", request_id)
                 return

@@ -37,7 +37,8 @@ def sniff(raw: bytes) -> str | None:
             with zipfile.ZipFile(BytesIO(raw)) as archive:
                 return ".docx" if "word/document.xml" in archive.namelist() else None
         except zipfile.BadZipFile:
-            return None
+            # A Word file cut short still names its parts near the start: let the DOCX loader say it is damaged.
+            return ".docx" if b"[Content_Types].xml" in raw[:4096] or b"word/" in raw[:4096] else None
     probe = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
     if probe.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<body")):
         return ".html"

@@ -9,6 +9,8 @@
  *   data-api-key="…"                   sent as X-API-Key where the service requires keys. Anyone can read
  *                                      it from the page: use only a public, rate-limited key, never an admin key.
  *   data-title="文档问答"                panel title
+ *   data-filters='{"doc_ids":["sheitc-2019-15"]}'  restrict answers to some documents (JSON, the /ask
+ *                                      "filters" object: doc_ids, doc_number, issuer, date_from, date_to)
  *
  * No dependencies, no network access except the API. Styles are scoped under .qaw- and applied as a
  * constructed stylesheet, so the widget works under a strict Content-Security-Policy (no inline styles).
@@ -22,8 +24,26 @@
     target: script && script.getAttribute("data-target"),
     apiKey: script && script.getAttribute("data-api-key"),
     title: (script && script.getAttribute("data-title")) || "文档问答",
+    filters: parseFilters(script && script.getAttribute("data-filters")),
   };
   var MAX_CHARS = 512;
+
+  function askBody(question) {
+    var body = { question: question, top_k: 5 };
+    if (cfg.filters) body.filters = cfg.filters;
+    return body;
+  }
+
+  function parseFilters(raw) {
+    if (!raw) return null;
+    try {
+      var value = JSON.parse(raw);
+      if (value && typeof value === "object" && !Array.isArray(value)) return value;
+    } catch (e) { /* reported below */ }
+    /* A page that meant to restrict the widget must not silently search everything. */
+    console.error("qa widget: data-filters is not a JSON object; answering from no documents");
+    return { doc_ids: ["-"] };
+  }
   var docCache = new Map(); /* doc_id -> Promise; a Map, so ids like "constructor" are just keys */
 
   var CSS = [
@@ -229,7 +249,7 @@
     this.send.disabled = true;
     this.log.setAttribute("aria-busy", "true");
     var pending = this.say("bot", "正在检索…", "qaw-loading");
-    request("/ask", { method: "POST", headers: headers(), body: JSON.stringify({ question: question, top_k: 5 }) })
+    request("/ask", { method: "POST", headers: headers(), body: JSON.stringify(askBody(question)) })
       .then(function (body) { self.renderAnswer(pending, body); },
             function (err) { pending.className = "qaw-msg qaw-bot qaw-error"; pending.textContent = describeError(err.status, err.body); })
       .then(function () {
