@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ from types import TracebackType
 from filelock import FileLock
 
 from qa.corpus import DOC_ID, LOADERS, META_SUFFIX, load_corpus, load_document
-from qa.errors import CorpusError, DocumentConflictError, DocumentRejectedError, NotFoundError
+from qa.errors import CorpusError, DocumentConflictError, DocumentRejectedError, IndexWriteError, NotFoundError
 from qa.formats import sniff
 from qa.schema import Document
 
+log = logging.getLogger(__name__)
 LOCK_FILE = ".qa-collection.lock"
 _TEXT_SUFFIXES = (".txt", ".md")
 
@@ -78,10 +81,15 @@ class CorpusChange:
     names), so every move is a same-filesystem rename.
     """
 
-    def __init__(self, corpus_dir: Path) -> None:
+    def __init__(self, corpus_dir: Path, originals_dir: Path | None = None) -> None:
         self.corpus_dir = corpus_dir
+        self.originals_dir = originals_dir
+        self._originals: list[tuple[str, Upload]] = []
         self.documents = {d.doc_id: d for d in load_corpus(corpus_dir)}
-        self._scratch = Path(tempfile.mkdtemp(prefix=".qa-change-", dir=corpus_dir))
+        try:
+            self._scratch = Path(tempfile.mkdtemp(prefix=".qa-change-", dir=corpus_dir))
+        except OSError as exc:
+            raise IndexWriteError(f"cannot change the corpus folder: {exc.strerror or exc}") from exc
         self._new: list[Path] = []
         self._old: list[Path] = []
         self._moved_in: list[Path] = []
@@ -140,6 +148,7 @@ class CorpusChange:
         if document.doc_id != doc_id:
             raise DocumentRejectedError(f"{upload.filename}: its metadata names doc_id {document.doc_id!r}, not {doc_id!r}")
         self._new.extend(staged)
+        self._originals.append((doc_id, upload))
         self.documents[doc_id] = document
         return document
 
@@ -153,6 +162,12 @@ class CorpusChange:
 
     def apply(self) -> None:
         """Move removed files aside, then the staged ones in. Undone if the enclosing block fails."""
+        try:
+            self._move()
+        except OSError as exc:
+            raise IndexWriteError(f"cannot change the corpus folder: {exc.strerror or exc}") from exc
+
+    def _move(self) -> None:
         aside_dir = self._scratch / "removed"
         aside_dir.mkdir()
         for path in self._old:
@@ -165,4 +180,20 @@ class CorpusChange:
                 raise DocumentConflictError(f"the corpus folder already has a file named {path.name}")
             os.replace(path, target)
             self._moved_in.append(target)
+
+    def keep_originals(self) -> None:
+        """Archive the uploads as received in `originals_dir`, once the change is published.
+
+        After publishing, a failure here must not undo the change: it is logged, not raised."""
+        if self.originals_dir is None:
+            return
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        for doc_id, upload in self._originals:
+            name = re.sub(r"[\\/\x00-\x1f]", "_", Path(upload.filename).name) or "upload"
+            target = self.originals_dir / doc_id / f"{stamp}-{name}"
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(upload.data)
+            except OSError as exc:
+                log.error("cannot keep the original of %s in QA_ORIGINALS_DIR: %s", doc_id, exc.strerror or exc)
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # --- paths -------------------------------------------------------------
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
+    # Where uploaded originals are also kept, as received and under their own names, including versions
+    # later replaced or removed (an audit trail). Unset: only the corpus folder, the source of truth, has them.
+    originals_dir: Path | None = None
     model_cache_dir: Path = Path(platformdirs.user_cache_dir("qa-service")) / "models"
     # External benchmark data, read in place (never copied into the repo); skipped when absent.
     cmrc_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
@@ -78,6 +81,13 @@ class Settings(BaseSettings):
     hnsw_from: int = Field(50_000, ge=1)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_search: int = Field(128, ge=8)
+    # Where passage vectors live: FAISS inside this process (default, nothing to run), or Milvus for
+    # collections that outgrow one machine (qa.vectors). milvus_uri: a file path runs the embedded
+    # milvus-lite (None: <index_dir>/milvus.db); http://host:19530 a Milvus standalone or cluster.
+    backend: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str | None = None
+    milvus_token: str | None = None
+    milvus_collection: str = Field("qa_passages", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
 
     # --- answering ---------------------------------------------------------
@@ -94,6 +104,7 @@ class Settings(BaseSettings):
     # --- HTTP --------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="`qa serve` processes sharing one index on disk")
     max_body_bytes: int = Field(16 * 1024, ge=256)
     # Document uploads (POST/PUT /documents, admin key) may be larger than a question.
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)

@@ -84,7 +84,7 @@ def _document(path: Path, meta: dict, extracted: Extracted) -> Document:
     # heading can be the letterhead (# 上海市人民政府文件). On eval/datasets/metadata the other order
     # scores 25/27 against 27/27 (eval/reports/metadata.md). A title the text breaks over two lines
     # is shown on one (Chinese needs no space where the lines join).
-    title = given.get("title") or re.sub(r"\s*\n\s*", "", found.get("title", "")) or extracted.title or path.stem
+    title = given.get("title") or re.sub(r"\s*\n[\s#*]*", "", found.get("title", "")) or extracted.title or path.stem
     if not isinstance(title, str) or not title.strip():
         raise CorpusError(path, "metadata 'title' must be a non-empty string")
     doc_id = str(meta.get("doc_id") or path.stem)

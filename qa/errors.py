@@ -50,7 +50,7 @@ class IndexCorruptError(QAError):
 
 
 class IndexWriteError(QAError):
-    """The index directory cannot be written (read-only disk, permissions, space)."""
+    """The index directory (or, for a document change, the corpus folder) cannot be written."""
 
 
 class NotFoundError(QAError):

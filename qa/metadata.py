@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterator
 
 __all__ = ["HEAD_CHARS", "HEAD_LINES", "TAIL_CHARS", "TAIL_LINES", "extract", "iso_date"]
 
@@ -70,6 +71,14 @@ def _iso(match: re.Match[str]) -> str | None:
         return None
 
 
+def find_dates(text: str) -> Iterator[tuple[int, int, str]]:
+    """Every valid 年月日 date in `text`: (start, end, YYYY-MM-DD)."""
+    for match in _DATE.finditer(text):
+        iso = _iso(match)
+        if iso:
+            yield match.start(), match.end(), iso
+
+
 def iso_date(text: str) -> str | None:
     """The first 年月日 date in `text` as YYYY-MM-DD (二〇一九年六月三日 and 2019年06月03日 too), or None."""
     match = _DATE.search(text)
@@ -116,7 +125,7 @@ def _header(head: list[str], text: str, found: dict[str, str]) -> None:
         if "doc_number" not in found and (match := _DOC_NUMBER_LINE.fullmatch(line)):
             found["doc_number"] = match.group(1)
             continue
-        if _MASTHEAD.fullmatch(line) or _LABEL.match(line) and "title" not in found:
+        if _MASTHEAD.fullmatch(line) or _LABEL.match(line):
             continue
         if "title" not in found and "recipient" not in found:
             following = head[i + 1] if i + 1 < len(head) else ""
@@ -125,7 +134,8 @@ def _header(head: list[str], text: str, found: dict[str, str]) -> None:
             # second goes on with 的.
             ends_title = bool(_TITLE_END.search(following)) and len(following) <= 60 and not _LABEL.match(following)
             if ends_title and ("关于" in line and not _is_title(line) or following.startswith("的")):
-                found["title"] = _span(text, line, following)
+                if span := _span(text, line, following):
+                    found["title"] = span
                 continue
             if _is_title(line):
                 found["title"] = line
@@ -134,10 +144,10 @@ def _header(head: list[str], text: str, found: dict[str, str]) -> None:
             found["recipient"] = match.group(1)
 
 
-def _span(text: str, first: str, second: str) -> str:
+def _span(text: str, first: str, second: str) -> str | None:
     """The text from `first` to `second` as written (with its line break), so the title stays a substring."""
-    match = re.search(re.escape(first) + r"[^\S\n]*(?:\*\*|#+)?\r?\n[\s#*]*" + re.escape(second), text)
-    return match.group() if match else first + second
+    match = re.search(re.escape(first) + r"[\s#*]*" + re.escape(second), text)
+    return match.group() if match else None
 
 
 def _sign_off(tail: list[str], found: dict[str, str]) -> None:

@@ -138,7 +138,7 @@ class QAService:
         the served index as they were. Only new passages are embedded (qa.embedding.cache).
         """
         with self._reload_lock, collection.locked(self.settings.corpus_dir):
-            with collection.CorpusChange(self.settings.corpus_dir) as change:
+            with collection.CorpusChange(self.settings.corpus_dir, self.settings.originals_dir) as change:
                 changed = list(dict.fromkeys(remove))
                 for doc_id in changed:
                     change.remove(doc_id)
@@ -147,6 +147,7 @@ class QAService:
                 change.apply()
                 # Document changes leave the user dictionaries alone: keep the loaded analyser.
                 built = indexer.rebuild(self.settings, self.encoder, terms=self.state.terms)
+            change.keep_originals()
             self.state = self._make_state(built, self.state.terms)
             log.info("documents changed: +%d ~%d -%d; index %s embedded %d new passages",
                      len(add), len(replace or {}), len(remove), built.manifest.version, built.manifest.embedded)

@@ -28,7 +28,7 @@ for _name in [n for n in os.environ if n.startswith("QA_")]:
     del os.environ[_name]
 os.environ["QA_ENV_FILE"] = os.devnull
 
-from qa.config import PROJECT_ROOT, Settings  # noqa: E402
+from qa.config import Settings  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # A frozen copy of the letter corpus: tests never read the user-editable corpus/ folder.

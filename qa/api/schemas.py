@@ -29,13 +29,16 @@ def clean_question(value: str) -> str:
     return stripped
 
 
+DocIdFilter = Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class FiltersIn(BaseModel):
     """Restricts retrieval to some documents; all given conditions must hold."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"issuer": "上海市经济和信息化委员会", "date_from": "2019-01-01", "date_to": "2019-12-31"}]})
 
-    doc_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+    doc_ids: list[DocIdFilter] = Field(
         default_factory=list, max_length=MAX_FILTER_IDS, description="只在这些文档中检索", examples=[["sheitc-2019-15"]])
     doc_number: str | None = Field(None, max_length=64, description="文号（忽略空格）", examples=["沪经信建〔2019〕15号"])
     issuer: str | None = Field(None, min_length=1, max_length=64, description="发文单位名称中的一段")

@@ -6,8 +6,8 @@ length and its Chinese punctuation unless it is mostly link text, the score goes
 and the best-scoring container is the article. Its blocks become lines (a `<br>` and a table cell end a
 line too) and its `<h1>`–`<h6>` become `headings`. selectolax with this heuristic was chosen over trafilatura
 by measurement on 88 government pages in four layouts: trafilatura indexed a table-layout page's navigation
-and footer (text similarity 0.72) and its default mode leaked chrome on 62 of 88 pages, at 3.2 ms a page
-against 0.45 ms here.
+and footer (text similarity 0.71) and its default mode leaked chrome on 63 of 88 pages, at 3.4 ms a page
+against 0.52 ms here (eval/reports/formats.md).
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ line (what the chunker expects) and `page_starts` records where each page begins
 citation can name its page.
 
 The text layer is read with pypdfium2 (PDFium; Apache-2.0/BSD-3-Clause), chosen by
-eval/bench_formats.py (report: eval/reports/formats.md). On generated Chinese PDFs pypdf,
-pdfplumber, PyMuPDF and pypdfium2 extract the same characters (similarity 0.992-0.994 for all
-four, the rest being the header and page numbers that plain extraction keeps). With an embedded
-font PDFium reads a page in about 2 ms, as PyMuPDF does, against 33-52 ms for pypdf and 87-95 ms
-for pdfplumber; with a non-embedded CID font (STSong-Light) it needs about 17 ms a page, still
-within reach of pypdf (7-10 ms) and ahead of pdfplumber. It also gives the character boxes the
-reflow needs. PyMuPDF is as fast but AGPL-3.0: a network service using it must offer its own
-source to its users (or buy Artifex's commercial licence); PDFium carries no such condition.
+eval/bench_formats.py (eval/reports/formats.md). On generated Chinese PDFs pypdf, pdfplumber,
+PyMuPDF and pypdfium2 extract the same characters (similarity 0.992-0.994 for all four: the rest
+is the header and page numbers plain extraction keeps). With embedded fonts PDFium reads a page
+in 3 ms, as PyMuPDF does, against 30-60 ms for pypdf and 80-120 ms for pdfplumber; with a
+non-embedded CID font (STSong-Light) it needs about 25 ms a page (pypdf 9 ms, pdfplumber 80 ms).
+It also gives the character boxes the reflow needs. PyMuPDF is as fast but AGPL-3.0: a network
+service using it must offer its own source to its users (or buy Artifex's commercial licence);
+PDFium carries no such condition.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from qa.formats import Extracted
 # PDFium keeps global state and is not thread-safe: one document at a time in this process.
 _PDFIUM_LOCK = threading.Lock()
 
+GAP = 1.25  # a step down this many line pitches is space between paragraphs
 BAND = 2  # lines at the top and at the bottom of a page where headers, footers and page numbers live
 _PAGE_NUMBER = re.compile(
     r"^(?:[-—–－_·•\s]*\d{1,4}[-—–－_·•\s]*"  # 3, - 3 -, — 3 —
@@ -196,12 +197,13 @@ def drop_running_lines(pages: list[list[PdfLine]]) -> list[list[PdfLine]]:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where the text block lies: its left edge, right margin, line pitch, and whether paragraphs are indented."""
+    """Where the text block lies (left edge, right margin), its line pitch, and whether the document marks
+    where a paragraph starts: by a first-line indent or by space before it."""
 
     left: float
     right: float
     pitch: float
-    indents: bool
+    marks_paragraphs: bool
 
     @classmethod
     def of(cls, pages: Sequence[Sequence[PdfLine]]) -> _Layout:
@@ -213,10 +215,10 @@ class _Layout:
         right = statistics.median(line.x1 for line in lines if line.x1 >= widest - 3 * em)
         steps = [a.y - b.y for page in pages for a, b in zip(page, page[1:], strict=False) if 0 < a.y - b.y < 4 * a.em]
         pitch = statistics.median(steps) if steps else 1.5 * em
-        # A paragraph that ends short of the margin is followed by the next one's first line: indented, or not?
-        starts = [b for page in pages for a, b in zip(page, page[1:], strict=False) if a.x1 < right - 3 * a.em]
-        indented = [b for b in starts if 1.5 * b.em <= b.x0 - left <= 4.5 * b.em]
-        return cls(left, right, pitch, bool(starts) and 2 * len(indented) >= len(starts))
+        # A line that stops short of the margin ends a paragraph: is the next one's first line marked?
+        after = [(a, b) for page in pages for a, b in zip(page, page[1:], strict=False) if a.x1 < right - 3 * a.em]
+        marked = [b for a, b in after if 1.5 * b.em <= b.x0 - left <= 4.5 * b.em or a.y - b.y > GAP * pitch]
+        return cls(left, right, pitch, bool(after) and 2 * len(marked) >= len(after))
 
     def is_full(self, line: PdfLine, following: PdfLine) -> bool:
         """Whether `line` ends where the margin made it wrap: the next line's first word would not have fit."""
@@ -232,15 +234,16 @@ def starts_paragraph(prev: PdfLine, line: PdfLine, layout: _Layout, *, same_page
     """Whether `line` begins a new paragraph rather than continuing `prev`.
 
     A new paragraph starts at an indented line, after a line that stops short of the right margin, after
-    a wider gap than the line pitch, or after a line ending in 。！？：； — unless the document indents its
-    paragraphs, where such a line at the margin is just a sentence that happens to end there, and only a
-    numbered heading (一、 （一） 1.) after it starts a new paragraph.
+    a wider gap than the line pitch, or after a line ending in 。！？：； — unless the document marks its
+    paragraphs (indent, space before), where such a line at the margin is just a sentence that happens to
+    end there, and only a numbered heading (一、 （一） 1.) after it starts a new paragraph.
     """
     if layout.is_indented(line) or not layout.is_full(prev, line):
         return True
-    if same_page and (line.y > prev.y or prev.y - line.y > 1.5 * layout.pitch):
+    if same_page and (line.y > prev.y or prev.y - line.y > GAP * layout.pitch):
         return True
-    return bool(_PARAGRAPH_END.search(prev.text)) and (not layout.indents or bool(_HEADING_START.match(line.text)))
+    ends = bool(_PARAGRAPH_END.search(prev.text))
+    return ends and (not layout.marks_paragraphs or bool(_HEADING_START.match(line.text)))
 
 
 def _joiner(prev: str, line: str) -> str:

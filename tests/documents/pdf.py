@@ -6,9 +6,9 @@ so the glyphs the text needs are subset with fontTools and converted to quadrati
 (cached per character set: about a second for a letter, a few for 50 CMRC passages).
 
 Each text line is a paragraph: its first visual line is indented by two characters (the Chinese
-convention), the rest are wrapped at the right margin between any two CJK characters, never
-inside a Latin word, and closing punctuation may hang into the margin (避头尾). So a loader has
-to reflow the lines to get the paragraphs back.
+convention; or paragraphs are spaced apart, or not marked at all), and it is wrapped at the right
+margin between any two CJK characters, never inside a Latin word, with closing punctuation allowed
+to hang into the margin (避头尾). So a loader has to reflow the lines to get the paragraphs back.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from fontTools import subset
 from fontTools.pens.cu2quPen import Cu2QuPen
@@ -43,6 +44,7 @@ _BASE_CHARS = "".join(chr(c) for c in range(0x20, 0x7F)) + "—－第页共"
 _HANGING = "，。、；：！？）》」』”’,.;:!?)"
 _TOKEN = re.compile(r"[\x21-\x7e]+| +|.")
 _fonts: dict[frozenset[str], str] = {}
+ParagraphStyle = Literal["indent", "spaced", "block"]
 
 
 def _convert_to_truetype(font: FontToolsFont) -> None:
@@ -91,25 +93,29 @@ def prepare_font(texts: Iterable[str]) -> str:
     options.layout_features = []
     options.hinting = False
     options.notdef_outline = True
-    options.name_IDs = ["*"]
     options.drop_tables += ["VORG", "vhea", "vmtx", "GSUB", "GPOS", "GDEF", "BASE"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=[ord(c) for c in chars])
     subsetter.subset(font)
     _convert_to_truetype(font)
+    # reportlab shares one face per PostScript name across fonts: each subset needs a name of its own.
+    name = f"NotoSansCJKsc-Subset{len(_fonts)}"
+    names = font["name"]
+    names.names = []
+    for name_id, value in ((1, name), (2, "Regular"), (4, name), (6, name)):
+        names.setName(value, name_id, 3, 1, 0x409)
     buffer = io.BytesIO()
     font.save(buffer)
     buffer.seek(0)
-    name = f"NotoSansCJKsc-{len(_fonts)}"
     pdfmetrics.registerFont(TTFont(name, buffer))
     _fonts[chars] = name
     return name
 
 
-def _wrap(line: str, font: str, width: float) -> list[str]:
-    """`line` as visual lines at most `width` points wide (the first indented), as a word processor breaks them."""
+def _wrap(line: str, font: str, width: float, indent: float) -> list[str]:
+    """`line` as visual lines at most `width` points wide (the first `indent` less), as a word processor breaks them."""
     out: list[str] = []
-    current, used, limit = "", 0.0, width - INDENT
+    current, used, limit = "", 0.0, width - indent
     for token in _TOKEN.findall(line.strip()):
         size = pdfmetrics.stringWidth(token, font, FONT_SIZE)
         if used + size <= limit or (token in _HANGING and current) or (token.isspace() and current):
@@ -130,15 +136,26 @@ def _wrap(line: str, font: str, width: float) -> list[str]:
     return out
 
 
-def layout(text: str, font: str) -> list[list[tuple[float, str]]]:
-    """Pages of (indent, visual line): every non-empty text line wrapped, a paragraph's first line indented."""
-    width = PAGE_WIDTH - 2 * MARGIN
-    per_page = int((PAGE_HEIGHT - 2 * MARGIN) // LEADING)
-    lines: list[tuple[float, str]] = []
-    for paragraph in text.splitlines():
-        if paragraph.strip():
-            lines.extend((INDENT if i == 0 else 0.0, v) for i, v in enumerate(_wrap(paragraph, font, width)))
-    return [lines[i : i + per_page] for i in range(0, len(lines), per_page)] or [[]]
+def layout(text: str, font: str, style: ParagraphStyle = "indent") -> list[list[tuple[float, float, str]]]:
+    """Pages of (indent, depth below the top margin, visual line): every non-empty text line wrapped.
+
+    A paragraph's first line is indented two characters ("indent"), or starts after half a line of
+    space ("spaced"), or is not marked at all ("block": only the line breaks tell paragraphs apart).
+    """
+    width, height = PAGE_WIDTH - 2 * MARGIN, PAGE_HEIGHT - 2 * MARGIN
+    indent = INDENT if style == "indent" else 0.0
+    pages: list[list[tuple[float, float, str]]] = [[]]
+    depth = 0.0
+    for paragraph in filter(str.strip, text.splitlines()):
+        if style == "spaced" and pages[-1]:
+            depth += LEADING / 2
+        for i, visual in enumerate(_wrap(paragraph, font, width, indent)):
+            if depth + LEADING > height:
+                pages.append([])
+                depth = 0.0
+            pages[-1].append((indent if i == 0 else 0.0, depth, visual))
+            depth += LEADING
+    return pages
 
 
 def running_header(text: str, title: str | None) -> str:
@@ -148,7 +165,7 @@ def running_header(text: str, title: str | None) -> str:
     return header if len(header) <= 40 else header[:39] + "…"
 
 
-def _scan(page: list[tuple[float, str]], header: str, number: int, dpi: int = 100) -> Image.Image:
+def _scan(page: list[tuple[float, float, str]], header: str, number: int, dpi: int = 100) -> Image.Image:
     """A page as a scanner sees it: a greyscale picture of the printed text, no characters."""
     scale = dpi / 72
     image = Image.new("L", (round(PAGE_WIDTH * scale), round(PAGE_HEIGHT * scale)), 255)
@@ -156,8 +173,8 @@ def _scan(page: list[tuple[float, str]], header: str, number: int, dpi: int = 10
     body = ImageFont.truetype(str(NOTO_SANS_CJK), round(FONT_SIZE * scale), index=SC_SUBFONT)
     small = ImageFont.truetype(str(NOTO_SANS_CJK), round(HEADER_SIZE * scale), index=SC_SUBFONT)
     draw.text((MARGIN * scale, 40 * scale), header, font=small, fill=0)
-    for i, (indent, line) in enumerate(page):
-        draw.text(((MARGIN + indent) * scale, (MARGIN + i * LEADING) * scale), line, font=body, fill=0)
+    for indent, depth, line in page:
+        draw.text(((MARGIN + indent) * scale, (MARGIN + depth) * scale), line, font=body, fill=0)
     draw.text((PAGE_WIDTH / 2 * scale, (PAGE_HEIGHT - 48) * scale), f"- {number} -", font=small, fill=0, anchor="ma")
     return image
 
@@ -171,6 +188,7 @@ def write_pdf(
     encrypted: bool = False,
     user_password: str = "secret",
     embed_font: bool = True,
+    style: ParagraphStyle = "indent",
 ) -> None:
     """Write `text` (one paragraph per line) as an A4 PDF with an embedded Noto CJK font.
 
@@ -180,6 +198,7 @@ def write_pdf(
     `user_password` (an empty one opens without a password, as owner-only protection does).
     `embed_font=False` sets the text in Adobe's STSong-Light instead, a CID font the PDF names but does
     not embed (the reader substitutes a local Song face), as many Chinese government PDFs do.
+    `style` marks where paragraphs start (see `layout`).
     """
     if embed_font:
         font = prepare_font([text, title or ""])
@@ -192,7 +211,7 @@ def write_pdf(
     if title is not None:
         canvas.setTitle(title)
     header = running_header(text, title)
-    for number, page in enumerate(layout(text, font), start=1):
+    for number, page in enumerate(layout(text, font, style), start=1):
         if scanned:
             canvas.drawImage(ImageReader(_scan(page, header, number)), 0, 0, PAGE_WIDTH, PAGE_HEIGHT)
         else:
@@ -200,8 +219,8 @@ def write_pdf(
             canvas.drawString(MARGIN, PAGE_HEIGHT - 40 - HEADER_SIZE, header)
             canvas.line(MARGIN, PAGE_HEIGHT - 54, PAGE_WIDTH - MARGIN, PAGE_HEIGHT - 54)
             canvas.setFont(font, FONT_SIZE)
-            for i, (indent, line) in enumerate(page):
-                canvas.drawString(MARGIN + indent, PAGE_HEIGHT - MARGIN - FONT_SIZE - i * LEADING, line)
+            for indent, depth, line in page:
+                canvas.drawString(MARGIN + indent, PAGE_HEIGHT - MARGIN - FONT_SIZE - depth, line)
             canvas.setFont(font, HEADER_SIZE)
             canvas.drawCentredString(PAGE_WIDTH / 2, 48, f"- {number} -")
         canvas.showPage()
