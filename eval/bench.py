@@ -29,7 +29,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import dense  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation.datasets import load_dataset  # noqa: E402
 from qa.evaluation.report import REPORTS, md_table, write_report  # noqa: E402
@@ -60,7 +59,7 @@ def floors(service: QAService, questions: list[str], repeats: int) -> dict:
     n = len(questions)
     rows = {
         "encode_query": timed(lambda i: inner.encode_queries([questions[i % n]]), repeats),
-        "faiss_search": timed(lambda i: dense.search(state.built.dense, vectors[i % n], 50), repeats),
+        "faiss_search": timed(lambda i: state.built.dense.search(vectors[i % n], 50), repeats),
         "bm25_scores": timed(lambda i: state.built.sparse.scores(terms[i % n]), repeats),
         "jieba_terms": timed(lambda i: state.terms(questions[i % n]), repeats),
         "search_in_process": timed(lambda i: service.search(questions[i % n], 5, "hybrid"), repeats),
@@ -78,7 +77,7 @@ def paired_overhead(service: QAService, base: str, questions: list[str], rounds:
 
     def floor_call(q: str) -> None:
         vector = inner.encode_queries([q])[0]
-        dense.search(state.built.dense, vector, 50)
+        state.built.dense.search(vector, 50)
         state.built.sparse.scores(state.terms(q))
 
     ratios, http_p50s, floor_p50s, health_p50s = [], [], [], []

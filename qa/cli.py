@@ -15,6 +15,8 @@ from qa.errors import QAError
 from qa.logs import configure_logging
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from qa.collection import Upload
     from qa.store import BuiltIndex
 
@@ -235,19 +237,83 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address [default: QA_HOST, 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="port [default: QA_PORT, 8000]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="processes sharing one index [default: QA_WORKERS, 1]")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (and the chat widget) with uvicorn."""
+    """Serve the HTTP API (and the chat widget) with uvicorn, in one process or several."""
     import uvicorn
-
-    from qa.api import create_app
 
     settings = _settings()
     configure_logging(settings.log_level)
+    workers = workers or settings.workers
     # Our own access log (JSON, with request ids) replaces uvicorn's. X-Forwarded-For is believed
     # only from QA_TRUSTED_PROXIES (uvicorn alone would believe it from loopback).
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), access_log=False,
-                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies)
+    options: dict = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
+    if workers > 1:
+        if _make_index_current():
+            _run_workers(uvicorn.Config("qa.api.app:worker_app", factory=True, workers=workers, **options))
+            return
+        typer.echo("warning: the index cannot be saved for workers to share: serving from memory in one process", err=True)
+    from qa.api import create_app
+
+    uvicorn.run(create_app(settings), **options)
+
+
+def _make_index_current() -> bool:
+    """Check the index against the corpus and rebuild it if needed, once, before the workers start
+    (they only load it). In a child process, so that this one, which then only supervises the
+    workers, does not keep a model in memory. Returns whether the index is saved for them to load."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        saved, error = pool.submit(_ensure_index_saved).result()
+    if error is not None:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    return saved
+
+
+def _ensure_index_saved() -> tuple[bool, str | None]:
+    from qa import indexer
+    from qa.embedding import load_encoder
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        built = indexer.ensure_index(settings, load_encoder(settings))
+    except QAError as exc:
+        return False, str(exc)
+    return (settings.index_dir / built.manifest.version).is_dir(), None
+
+
+def _run_workers(config: uvicorn.Config) -> None:
+    """uvicorn's process supervisor, except that SIGHUP means reindex as it does with one process:
+    one worker rebuilds from the corpus and publishes, the others follow `index/CURRENT`.
+    (uvicorn's own SIGHUP restarts every worker, which would only reload the same index.)"""
+    import os
+    import signal
+
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_hup(self) -> None:
+            alive = [p.pid for p in self.processes if p.pid is not None and p.process.is_alive()]
+            if alive:
+                os.kill(alive[0], signal.SIGHUP)
+
+    try:
+        Supervisor(config, sockets=[config.bind_socket()]).run()
+    except KeyboardInterrupt:
+        pass
 
 
 @app.callback()

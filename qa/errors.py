@@ -17,6 +17,10 @@ class ModelError(QAError):
     """The embedding model is missing, cannot be built, or fails verification."""
 
 
+class ConfigError(QAError):
+    """A setting asks for something this installation cannot do (e.g. a backend whose extra is missing)."""
+
+
 class CorpusError(QAError):
     """A source document cannot be used. Always names the offending file.
 

@@ -9,10 +9,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 
-import faiss
-import numpy as np
-
-from qa import dense, store
+from qa import store
 from qa.chunking import ChunkSettings, chunk_corpus
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint, load_corpus
@@ -22,6 +19,7 @@ from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document
 from qa.sparse import SparseIndex
 from qa.text import Terms, find_user_dicts
+from qa.vectors import VectorStore, build_store
 
 log = logging.getLogger(__name__)
 # Bump when chunking, term extraction or index contents change in code, so that
@@ -50,6 +48,7 @@ def index_settings(settings: Settings, terms: Terms) -> dict:
         "boilerplate_patterns": settings.boilerplate_patterns,
         "heading_in_dense": settings.heading_in_dense,
         "heading_in_bm25": settings.heading_in_bm25,
+        "backend": settings.backend,
         "faiss_index": settings.faiss_index,
         "hnsw_from": settings.hnsw_from,
         "hnsw_m": settings.hnsw_m,
@@ -83,18 +82,17 @@ def offtopic_probes() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def dense_floor(encoder: Encoder, faiss_index: faiss.Index) -> float:
+def dense_floor(encoder: Encoder, vectors: VectorStore) -> float:
     """The similarity an unrelated question reaches anyway on this corpus and model.
 
     Dense scores of e5-style models sit in a narrow band (0.8-0.9 for almost any
     Chinese question on any Chinese text), so the answer stage measures a
     question's dense support above this floor rather than the raw score.
     """
-    if faiss_index.ntotal == 0:
+    if vectors.count == 0:
         return 0.0
-    vectors = encoder.encode_queries(offtopic_probes())
-    scores, _ = faiss_index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
-    return round(float(np.mean(scores[:, 0])), 4)
+    best = [vectors.search(probe, 1)[1][0] for probe in encoder.encode_queries(offtopic_probes())]
+    return round(float(sum(best) / len(best)), 4)
 
 
 def build_index(
@@ -117,12 +115,12 @@ def build_index(
     vectors, embedded = cache.embed(
         encoder, [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
     )
-    faiss_kind = dense.resolve_kind(settings.faiss_index, len(passages), settings.hnsw_from)
-    faiss_index = dense.build(vectors, faiss_kind, settings.hnsw_m)
+    version = store.new_version_name()
+    vector_store = build_store(settings, vectors, version)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
     manifest = store.Manifest(
         format=store.FORMAT,
-        version=store.new_version_name(),
+        version=version,
         built_at=time.time(),
         corpus_fingerprint=fresh.corpus,
         model_fingerprint=fresh.model,
@@ -131,13 +129,14 @@ def build_index(
         documents=len(documents),
         passages=len(passages),
         dim=encoder.dim,
-        faiss_kind=faiss_kind,
+        backend=vector_store.backend,
+        vector_kind=vector_store.kind,
         build_seconds=round(time.perf_counter() - started, 3),
-        dense_floor=dense_floor(encoder, faiss_index),
+        dense_floor=dense_floor(encoder, vector_store),
         embedded=embedded,
         settings=index_settings(settings, terms),
     )
-    return store.BuiltIndex(manifest, documents, passages, faiss_index, sparse)
+    return store.BuiltIndex(manifest, documents, passages, vector_store, sparse)
 
 
 def rebuild(
@@ -184,10 +183,9 @@ def ensure_index(
     documents = load_corpus(settings.corpus_dir) if documents is None else documents
     fresh = expected_freshness(settings, documents, terms, encoder)
     try:
-        built = store.load(settings.index_dir)
+        built = store.load(settings.index_dir, settings)
         reason = stale_reason(built, fresh)
         if reason is None:
-            dense.configure(built.dense, settings.hnsw_ef_search)
             return built
         log.info("rebuilding the index: %s", reason)
     except FileNotFoundError:
@@ -202,5 +200,4 @@ def ensure_index(
             raise
         # Serving beats refusing to start: the index lives in memory until the disk is fixed.
         log.error("%s; serving the new index from memory without saving it", exc)
-    dense.configure(built.dense, settings.hnsw_ef_search)
     return built

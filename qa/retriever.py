@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa import dense, fusion
+from qa import fusion
 from qa.config import Mode, Settings
 from qa.embedding import Encoder
 from qa.exact import anchors, copied_core, exact_score, squash
@@ -89,7 +89,7 @@ class Retriever:
     def _dense_only(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
         vector = self.embed_query(query)
         timer.lap("embed")
-        ids, scores = dense.search(self.index.dense, vector, k, allowed)
+        ids, scores = self.index.dense.search(vector, k, allowed)
         timer.lap("dense")
         return self._hits(ids, scores, k, dense=_stage(scores, np.ones(len(ids), dtype=bool)))
 
@@ -102,7 +102,7 @@ class Retriever:
         n = max(self.settings.candidates, k)
         vector = self.embed_query(query)
         timer.lap("embed")
-        dense_ids, _ = dense.search(self.index.dense, vector, n, allowed)
+        dense_ids, _ = self.index.dense.search(vector, n, allowed)
         timer.lap("dense")
         all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms), allowed)
         top_bm25 = np.argsort(-all_bm25, kind="stable")[:n]
@@ -110,7 +110,7 @@ class Retriever:
         timer.lap("bm25")
 
         ids = np.array(list(dict.fromkeys([*dense_ids.tolist(), *top_bm25.tolist()])), dtype=np.int64)
-        dense_scores = dense.scores_for(self.index.dense, vector, ids)
+        dense_scores = self.index.dense.scores_for(vector, ids)
         bm25_scores = all_bm25[ids]
         query_anchors, core = anchors(query), copied_core(query)
         exact = np.array([exact_score(query_anchors, core, self.squashed[i]) for i in ids])

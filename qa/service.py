@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -16,14 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa import collection, indexer
+from qa import collection, indexer, store
 from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.collection import Upload
 from qa.config import Mode, Settings
 from qa.corpus import read_corpus_file
 from qa.embedding import Encoder, load_encoder
-from qa.errors import CorpusError, NotFoundError
+from qa.errors import CorpusError, IndexCorruptError, NotFoundError
 from qa.filters import Filters
 from qa.retriever import Retriever, SearchResult
 from qa.schema import Answer, Document, Passage
@@ -72,6 +73,21 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answer
     return MetadataAnswerer({d.doc_id: d for d in built.documents}, extractive)
 
 
+def load_published(settings: Settings) -> BuiltIndex:
+    """The version `index/CURRENT` names, as it is: no freshness check against the corpus (whoever
+    published it built it from the corpus). Raises FileNotFoundError or IndexCorruptError."""
+    return store.load(settings.index_dir, settings)
+
+
+def published_version(index_dir: Path) -> str | None:
+    """The name in `index/CURRENT` (None: nothing published, or a pointer this process cannot read)."""
+    try:
+        version_dir = store.current_version(index_dir)
+    except IndexCorruptError:
+        return None
+    return version_dir.name if version_dir else None
+
+
 @dataclass
 class AskResult:
     search: SearchResult
@@ -85,6 +101,10 @@ class QAService:
         self.encoder = encoder
         self._reload_lock = threading.Lock()
         self.state = self._make_state(built, terms)
+        # The published version this process has caught up with (see `follow`). An index kept in memory
+        # because the disk refused it was never published: then only a later publication is followed.
+        saved = (settings.index_dir / built.manifest.version).is_dir()
+        self._followed = built.manifest.version if saved else published_version(settings.index_dir)
 
     @classmethod
     def start(
@@ -98,6 +118,19 @@ class QAService:
         """Load the model, then the index (rebuilding it if stale or corrupt)."""
         encoder = encoder or load_encoder(settings)
         built = indexer.ensure_index(settings, encoder, documents=documents, show_progress=show_progress)
+        return cls(settings, encoder, built)
+
+    @classmethod
+    def attach(cls, settings: Settings, *, encoder: Encoder | None = None) -> QAService:
+        """Load the model and the published index without checking it against the corpus: a worker of
+        `qa serve --workers N`, whose parent made the index current once for all workers. Falls back
+        to `start` (check, rebuild if needed) when nothing loadable is published."""
+        encoder = encoder or load_encoder(settings)
+        try:
+            built = load_published(settings)
+        except (FileNotFoundError, IndexCorruptError) as exc:
+            log.warning("no loadable published index (%s): checking the corpus and rebuilding", exc)
+            built = indexer.ensure_index(settings, encoder)
         return cls(settings, encoder, built)
 
     def with_settings(self, **query_time: object) -> QAService:
@@ -124,6 +157,44 @@ class QAService:
             self.state = self._make_state(built)
             log.info("reindexed in %.1f s: %d passages", time.perf_counter() - started, len(built.passages))
             return built
+
+    def follow(self) -> bool:
+        """Switch to the version `index/CURRENT` names if another process published it since.
+        Returns whether the served index changed.
+
+        Cheap when nothing changed (one small file read), so servers call it every second or so.
+        A version that fails to load is logged once and the current one keeps serving. Skipped while
+        this process rebuilds: it publishes and swaps in that version itself (no second load).
+        """
+        published = published_version(self.settings.index_dir)
+        if published is None or published == self._followed:
+            return False
+        if not self._reload_lock.acquire(blocking=False):
+            return False  # a reindex or document change runs here; check again on the next call
+        try:
+            if published == self.state.built.manifest.version:  # this process published it
+                self._followed = published
+                return False
+            started = time.perf_counter()
+            try:
+                built = load_published(self.settings)
+                # Document changes keep the user dictionaries: reuse the loaded analyser unless the new version
+                # was built with other ones. Compared with what the served version recorded, not with
+                # `terms.fingerprint()`, which rereads the files and so would miss an edited dictionary.
+                same_terms = built.manifest.settings.get("terms") == self.state.built.manifest.settings.get("terms")
+                state = self._make_state(built, self.state.terms if same_terms else None)
+            except Exception as exc:  # any failure, also a version deleted mid-read by a newer build's clean-up
+                serving = self.state.built.manifest.version
+                log.error("cannot load index %s named by CURRENT, still serving %s: %s", published, serving, exc)
+                self._followed = published
+                return False
+            self.state = state
+            self._followed = built.manifest.version
+            took = time.perf_counter() - started
+            log.info("process %d now serves index %s, published elsewhere (%.2f s)", os.getpid(), self._followed, took)
+            return True
+        finally:
+            self._reload_lock.release()
 
     def change_documents(
         self,

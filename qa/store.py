@@ -3,7 +3,7 @@
     index/CURRENT                 name of the live version (replaced atomically)
     index/<version>/manifest.json fingerprints, counts, dimension, file sizes + sha256
     index/<version>/documents.jsonl, passages.jsonl
-    index/<version>/dense.faiss
+    index/<version>/dense.faiss   the vector store (qa.vectors): FAISS's file, or milvus.json naming a collection
     index/<version>/bm25/...
 
 A build is staged in `index/.tmp-*`, fsynced, renamed to its version name, and
@@ -24,17 +24,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import faiss
-
-from qa import dense
 from qa.atomic import fsync_tree, sha256_file, write_text_atomic
+from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document, Passage
 from qa.sparse import SparseIndex
+from qa.vectors import VectorStore, load_store
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 KEEP_VERSIONS = 2
@@ -52,7 +51,8 @@ class Manifest:
     documents: int
     passages: int
     dim: int
-    faiss_kind: str
+    backend: str  # the vector store: faiss | milvus
+    vector_kind: str  # its index structure: flat | hnsw | ...
     build_seconds: float
     dense_floor: float  # mean best score of off-topic probe questions (see qa.indexer)
     embedded: int = 0  # passages this build had to embed (the rest came from the embedding cache)
@@ -65,7 +65,7 @@ class BuiltIndex:
     manifest: Manifest
     documents: list[Document]
     passages: list[Passage]
-    dense: faiss.Index
+    dense: VectorStore
     sparse: SparseIndex
 
 
@@ -125,8 +125,11 @@ def _verify_files(version_dir: Path, manifest: Manifest) -> None:
             raise IndexCorruptError(f"index file {name} is truncated or modified")
 
 
-def load(index_dir: Path) -> BuiltIndex:
-    """Load and cross-check the live index. Raises IndexCorruptError, or FileNotFoundError if none."""
+def load(index_dir: Path, settings: Settings | None = None) -> BuiltIndex:
+    """Load and cross-check the live index. Raises IndexCorruptError, or FileNotFoundError if none.
+
+    `settings` locate a server-side vector store (Milvus) and set query-time knobs; by default the
+    settings of this process's environment."""
     version_dir = current_version(index_dir)
     if version_dir is None:
         raise FileNotFoundError(f"no index has been built in {index_dir}")
@@ -137,29 +140,32 @@ def load(index_dir: Path) -> BuiltIndex:
         passages = [Passage(**row) for row in _read_jsonl(version_dir / "passages.jsonl")]
     except (ValueError, TypeError) as exc:
         raise IndexCorruptError(f"passage or document list is unreadable: {exc}") from exc
-    faiss_index = dense.load(version_dir / "dense.faiss")
+    vectors = load_store(settings or Settings(), version_dir, manifest.backend)
     problems = []
     if len(documents) != manifest.documents:
         problems.append(f"{len(documents)} documents, manifest says {manifest.documents}")
-    if len(passages) != manifest.passages or faiss_index.ntotal != manifest.passages:
-        problems.append(f"{len(passages)} passages and {faiss_index.ntotal} vectors, manifest says {manifest.passages}")
-    if faiss_index.d != manifest.dim:
-        problems.append(f"vector dimension {faiss_index.d}, manifest says {manifest.dim}")
+    if len(passages) != manifest.passages or vectors.count != manifest.passages:
+        problems.append(f"{len(passages)} passages and {vectors.count} vectors, manifest says {manifest.passages}")
+    if vectors.dim != manifest.dim:
+        problems.append(f"vector dimension {vectors.dim}, manifest says {manifest.dim}")
     if problems:
         raise IndexCorruptError("index parts disagree: " + "; ".join(problems))
     sparse = SparseIndex.load(version_dir / "bm25", manifest.passages)
-    return BuiltIndex(manifest, documents, passages, faiss_index, sparse)
+    return BuiltIndex(manifest, documents, passages, vectors, sparse)
 
 
-def _collect_garbage(index_dir: Path, live: str) -> None:
+def _collect_garbage(index_dir: Path, live: str) -> set[str]:
+    """Remove staging leftovers and all but the newest KEEP_VERSIONS versions; returns the names kept."""
     for leftover in index_dir.glob(".tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     versions = sorted(
         (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v") and p.name != live),
         key=lambda p: p.stat().st_mtime,
     )
-    for old in versions[: max(0, len(versions) - (KEEP_VERSIONS - 1))]:
+    cut = max(0, len(versions) - (KEEP_VERSIONS - 1))
+    for old in versions[:cut]:
         shutil.rmtree(old, ignore_errors=True)
+    return {live, *(p.name for p in versions[cut:])}
 
 
 def save(index_dir: Path, built: BuiltIndex) -> Path:
@@ -172,7 +178,7 @@ def save(index_dir: Path, built: BuiltIndex) -> Path:
     try:
         _write_jsonl(staged / "documents.jsonl", [asdict(d) for d in built.documents])
         _write_jsonl(staged / "passages.jsonl", [asdict(p) for p in built.passages])
-        dense.save(built.dense, staged / "dense.faiss")
+        built.dense.save(staged)
         (staged / "bm25").mkdir()
         built.sparse.save(staged / "bm25")
         manifest = Manifest(**{**asdict(built.manifest), "files": _file_table(staged)})
@@ -185,7 +191,7 @@ def save(index_dir: Path, built: BuiltIndex) -> Path:
         shutil.rmtree(staged, ignore_errors=True)
         raise IndexWriteError(f"cannot write the index directory {index_dir}: {exc.strerror or exc}") from exc
     built.manifest = manifest
-    _collect_garbage(index_dir, manifest.version)
+    built.dense.publish(_collect_garbage(index_dir, manifest.version))
     log.info("index %s written (%d passages)", manifest.version, manifest.passages)
     return target
 

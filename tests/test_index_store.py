@@ -25,7 +25,7 @@ def test_build_writes_a_version_and_a_pointer(settings, fake_encoder):
     assert not list(settings.index_dir.glob(".tmp-*"))
     loaded = store.load(settings.index_dir)
     assert [p.id for p in loaded.passages] == [p.id for p in built.passages]
-    assert loaded.dense.ntotal == len(built.passages) == loaded.manifest.passages
+    assert loaded.dense.count == len(built.passages) == loaded.manifest.passages
 
 
 def test_current_index_is_reused_not_rebuilt(settings, fake_encoder):

@@ -83,7 +83,7 @@ def test_kill_9_during_build_leaves_the_previous_index_serving(settings):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         loaded = store.load(settings.index_dir)  # never half-written: an old or a complete new version
-        assert loaded.dense.ntotal == len(loaded.passages)
+        assert loaded.dense.count == len(loaded.passages)
     result = _cli(["build"], env)
     assert result.returncode == 0, result.stderr
     final = store.load(settings.index_dir)

@@ -56,11 +56,14 @@ def test_changed_dictionaries_get_a_new_analyser(settings, fake_encoder):
     writer = QAService.start(settings, encoder=fake_encoder)
     reader = QAService.attach(settings, encoder=fake_encoder)
     before = reader.state.terms
-    (settings.corpus_dir / "extra.dict").write_text("量子通信示范网 50 n\n", "utf-8")
+    old_fingerprint = reader.state.built.manifest.settings["terms"]
+    user_dict = settings.corpus_dir / "domain.dict"  # edited: the loaded analyser's files now read differently
+    user_dict.write_text(user_dict.read_text("utf-8") + "量子通信示范网 50 n\n", "utf-8")
     writer.reindex()
     assert reader.follow() is True
     assert reader.state.terms is not before
-    assert reader.state.terms.fingerprint() == writer.state.terms.fingerprint() != before.fingerprint()
+    assert reader.state.built.manifest.settings["terms"] != old_fingerprint
+    assert "量子通信示范网" in reader.state.terms(NEW_DOC)
 
 
 def test_a_version_that_fails_to_load_is_logged_once_and_the_old_one_keeps_serving(settings, fake_encoder, caplog):

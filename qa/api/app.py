@@ -21,9 +21,12 @@ from qa.api.routes import router
 from qa.api.security import LIMITED_PATHS, AccessMiddleware
 from qa.config import Settings, get_settings
 from qa.errors import QAError
+from qa.logs import configure_logging
 from qa.service import QAService
 
 log = logging.getLogger(__name__)
+# How often a server checks `index/CURRENT` for a version published by another process (a read of a few bytes).
+FOLLOW_SECONDS = 0.5
 
 DESCRIPTION = """
 中文文档检索问答服务：向量检索（FAISS）+ BM25（jieba 分词）融合，返回带精确引用（文档、章节路径、
@@ -56,20 +59,36 @@ def _install_reload_signal(app: FastAPI) -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
-    """Build the app. Pass `service` to serve an already-loaded index (tests do)."""
+async def _follow_index(service: QAService) -> None:
+    """Keep serving the version in `index/CURRENT` when another worker or a `qa add` / `qa build` publishes one."""
+    while True:
+        await asyncio.sleep(FOLLOW_SECONDS)
+        try:
+            await asyncio.to_thread(service.follow)  # loading takes a while: off the event loop
+        except Exception:  # a surprise here must not end following for the life of the process
+            log.exception("checking for a newly published index failed")
+
+
+def create_app(settings: Settings | None = None, service: QAService | None = None, *, worker: bool = False) -> FastAPI:
+    """Build the app. Pass `service` to serve an already-loaded index (tests do).
+
+    `worker`: one of several `qa serve --workers` processes; the parent made the index current, so
+    the lifespan only loads it (`QAService.attach`) instead of checking it against the corpus.
+    """
     settings = settings or (service.settings if service else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "service", None) is None:
             try:
-                app.state.service = await run_in_threadpool(QAService.start, settings)
+                app.state.service = await run_in_threadpool(QAService.attach if worker else QAService.start, settings)
             except QAError as exc:
                 log.error("cannot start: %s", exc)  # one clear line before uvicorn's own report
                 raise
         hangup = _install_reload_signal(app)
+        follower = asyncio.create_task(_follow_index(app.state.service))
         yield
+        follower.cancel()
         if hangup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
@@ -113,3 +132,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.add_middleware(SecurityHeadersMiddleware, page_policy=page_csp(settings))
     app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions)
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one `qa serve --workers N` process (a uvicorn factory: settings from QA_* and .env)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, worker=True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import (
+    ConfigError,
     CorpusError,
     DocumentConflictError,
     DocumentRejectedError,
@@ -31,6 +32,7 @@ _STATUS = {
     IndexWriteError: (503, "index_unavailable"),
     IndexCorruptError: (503, "index_unavailable"),
     ModelError: (503, "model_unavailable"),
+    ConfigError: (503, "misconfigured"),
 }
 _HTTP_CODES = {
     401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",

@@ -157,9 +157,9 @@ async def ready(service: ServiceDep) -> JSONResponse:
     built = service.state.built
     m = built.manifest
     checks = {
-        "passages_match_vectors": built.dense.ntotal == len(built.passages) == m.passages,
+        "passages_match_vectors": built.dense.count == len(built.passages) == m.passages,
         "passages_match_bm25": built.sparse.size == len(built.passages),
-        "dimension_matches_model": built.dense.d == m.dim == service.encoder.dim,
+        "dimension_matches_model": built.dense.dim == m.dim == service.encoder.dim,
         "documents_loaded": len(built.documents) == m.documents > 0,
     }
     body = Ready(ready=all(checks.values()), index_version=m.version, checks=checks)
@@ -186,6 +186,8 @@ async def health(service: ServiceDep) -> Health:
         passages=len(state.built.passages),
         model=manifest.model_id,
         inference=service.encoder.backend,
+        backend=state.built.dense.backend,
+        vector_index=state.built.dense.kind,
         index_version=manifest.version,
         index_built_at=dt.datetime.fromtimestamp(manifest.built_at, dt.UTC).isoformat(timespec="seconds"),
     )

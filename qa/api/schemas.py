@@ -228,6 +228,8 @@ class Health(BaseModel):
     passages: int
     model: str
     inference: str = Field(..., description="查询向量的推理后端（onnx / onnx-int8 / torch）")
+    backend: str = Field(..., description="向量存储：faiss（进程内）或 milvus", examples=["faiss"])
+    vector_index: str = Field(..., description="向量索引结构：flat（精确）、hnsw 等", examples=["flat"])
     index_version: str
     index_built_at: str
 
