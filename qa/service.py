@@ -179,9 +179,8 @@ class QAService:
             try:
                 built = load_published(self.settings)
                 # Document changes keep the user dictionaries: reuse the loaded analyser unless the new version
-                # was built with other ones. Compared with what the served version recorded, not with
-                # `terms.fingerprint()`, which rereads the files and so would miss an edited dictionary.
-                same_terms = built.manifest.settings.get("terms") == self.state.built.manifest.settings.get("terms")
+                # was built with other ones (the fingerprint is of the dictionaries as this analyser loaded them).
+                same_terms = built.manifest.settings.get("terms") == self.state.terms.fingerprint()
                 state = self._make_state(built, self.state.terms if same_terms else None)
             except Exception as exc:  # any failure, also a version deleted mid-read by a newer build's clean-up
                 serving = self.state.built.manifest.version

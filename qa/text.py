@@ -84,12 +84,18 @@ class Terms:
         self.user_dicts = [Path(p) for p in user_dicts]
         self._jieba = jieba.Tokenizer()
         self._pos = jieba.posseg.POSTokenizer(self._jieba)
+        # The fingerprint is of the dictionaries as loaded here, not as they are on disk later: an index
+        # built with this analyser after a dictionary file was edited must not claim the new dictionary.
+        digest = hashlib.sha256("\n".join(sorted(self.stopwords)).encode("utf-8"))
         for path in self.user_dicts:
             try:
                 # Read like any corpus file: a link leading out of the folder is refused.
-                self._jieba.load_userdict(io.BytesIO(read_corpus_file(path)))
+                raw = read_corpus_file(path)
+                self._jieba.load_userdict(io.BytesIO(raw))
             except (UnicodeDecodeError, ValueError) as exc:
                 raise CorpusError(path, f"cannot read jieba user dictionary: {exc}") from exc
+            digest.update(raw)
+        self._fingerprint = f"jieba-search:{digest.hexdigest()[:16]}"
         self._pos.makesure_userdict_loaded()
         self._query = lru_cache(maxsize=query_cache_size)(self._analyse_query)
 
@@ -158,7 +164,4 @@ class Terms:
 
     def fingerprint(self) -> str:
         """Changes when the dictionaries or stop words change (they alter the index)."""
-        digest = hashlib.sha256("\n".join(sorted(self.stopwords)).encode("utf-8"))
-        for path in self.user_dicts:
-            digest.update(read_corpus_file(path))
-        return f"jieba-search:{digest.hexdigest()[:16]}"
+        return self._fingerprint
