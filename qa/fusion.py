@@ -42,3 +42,27 @@ def rrf_fusion(rank_lists: list[np.ndarray], k: int) -> np.ndarray:
     for r in rank_lists:
         fused += np.where(r > 0, 1.0 / (k + r), 0.0)
     return fused
+
+
+def top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n highest scores, best first, ties by index: exactly `argsort(-scores, stable)[:n]`.
+
+    A partial sort: at a million passages the full stable sort took 30 ms per query, the partition
+    finds the n-th score in linear time and only the candidates at or above it are sorted.
+    """
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    nth = -np.partition(-scores, n - 1)[n - 1]
+    candidates = np.flatnonzero(scores >= nth)  # ascending: ties keep index order through the stable sort
+    return candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
+
+
+def top_positive(scores: np.ndarray, n: int) -> np.ndarray:
+    """`top_n` of the positive scores only (BM25: passages sharing a term with the query). When fewer
+    than n are positive, only those are sorted, not the zeros of every other passage."""
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) <= n:
+        return positive[np.argsort(-scores[positive], kind="stable")]
+    return top_n(scores, n)

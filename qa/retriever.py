@@ -105,8 +105,7 @@ class Retriever:
         dense_ids, _ = self.index.dense.search(vector, n, allowed)
         timer.lap("dense")
         all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms), allowed)
-        top_bm25 = np.argsort(-all_bm25, kind="stable")[:n]
-        top_bm25 = top_bm25[all_bm25[top_bm25] > 0]
+        top_bm25 = fusion.top_positive(all_bm25, n)
         timer.lap("bm25")
 
         ids = np.array(list(dict.fromkeys([*dense_ids.tolist(), *top_bm25.tolist()])), dtype=np.int64)

@@ -87,3 +87,15 @@ def test_faiss_auto_picks_exact_search_for_small_corpora():
     assert store.kind == "hnsw"
     ids, scores = store.search(vectors[3], 2)
     assert ids[0] == 3 and scores[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_partial_top_n_equals_the_full_stable_sort(seed):
+    from qa.fusion import top_n, top_positive
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, int(rng.integers(1, 500))).astype(np.float32)  # many ties and zeros
+    for n in (0, 1, 5, 50, 1000):
+        full = np.argsort(-scores, kind="stable")[:n]
+        assert top_n(scores, n).tolist() == full.tolist()
+        assert top_positive(scores, n).tolist() == full[scores[full] > 0].tolist()
