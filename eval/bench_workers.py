@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -33,10 +32,10 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 from bench import load  # noqa: E402
 
-from qa.config import PROJECT_ROOT, Settings  # noqa: E402
+from qa.config import Settings  # noqa: E402
 from qa.evaluation.datasets import load_dataset  # noqa: E402
 from qa.evaluation.report import md_table, write_report  # noqa: E402
-from qa.evaluation.server import free_port, rss_mb, wait_healthy  # noqa: E402
+from qa.evaluation.server import rss_mb, server_process  # noqa: E402
 
 # (label, workers, extra environment)
 CONFIGS = [
@@ -53,33 +52,11 @@ def tree_rss_mb(pid: int) -> float:
     return round(rss_mb(pid) + sum(rss_mb(int(c)) for c in children), 1)
 
 
-def _startups(log) -> int:
-    log.seek(0)
-    return log.read().decode("utf-8", "replace").count("Application startup complete")
-
-
 @contextmanager
 def serving(env: dict[str, str], workers: int, timeout_s: float = 300) -> Iterator[tuple[str, subprocess.Popen]]:
     """`qa serve --workers N` on a free 127.0.0.1 port; yields once every worker has started."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "qa.cli", "serve", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile() as log:  # a file, not a pipe: nobody reads it while the load runs
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(base, proc, timeout_s)
-            deadline = time.time() + timeout_s
-            while _startups(log) < workers and time.time() < deadline:
-                time.sleep(0.2)
-            if _startups(log) < workers:
-                raise TimeoutError(f"{workers} workers not started after {timeout_s} s")
-            yield base, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with server_process(["qa.cli", "serve", "--workers", str(workers)], env, timeout_s, workers) as (base, proc, _):
+        yield base, proc
 
 
 def main() -> None:

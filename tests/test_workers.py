@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 
@@ -16,8 +12,7 @@ import pytest
 from qa import indexer
 from qa import service as service_module
 from qa.collection import Upload
-from qa.config import PROJECT_ROOT
-from qa.evaluation.server import free_port, wait_healthy
+from qa.evaluation.server import server_process
 from qa.service import QAService
 from tests.conftest import LETTER_ID, make_client
 
@@ -107,81 +102,61 @@ def test_a_running_app_follows_within_a_second(settings, fake_encoder):
 
 @pytest.mark.slow
 def test_two_workers_follow_a_document_upload_without_failing_or_mixing(settings, tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "QA_CORPUS_DIR": str(settings.corpus_dir),
         "QA_INDEX_DIR": str(settings.index_dir),
         "QA_ADMIN_KEYS": f'["{ADMIN}"]',
         "QA_LOG_LEVEL": "INFO",
         "HF_HUB_OFFLINE": "1",
     }
-    cmd = [sys.executable, "-m", "qa.cli", "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            wait_healthy(base, proc, timeout_s=240)
-            # Both workers up: uvicorn starts them together, but the first can answer /health first.
-            deadline = time.time() + 120
-            while not _both_workers_started(log) and time.time() < deadline:
-                time.sleep(0.5)
-            old = _versions_seen(base, 1).pop()
-            statuses, versions, stop = [], [], threading.Event()
+    # Both workers up: uvicorn starts them together, but the first can answer /health first.
+    with server_process(["qa.cli", "serve", "--workers", "2"], env, timeout_s=240, workers=2) as (base, _, log):
+        old = _versions_seen(base, 1).pop()
+        statuses, versions, stop = [], [], threading.Event()
 
-            def hammer() -> None:
-                with httpx.Client(base_url=base, timeout=30) as client:
-                    for i in range(2000):  # bounded; normally stopped long before
-                        if stop.is_set():
-                            return
-                        r = client.get("/search", params={"q": ["5G覆盖哪些区域", "4G用户比例"][i % 2], "k": 3})
-                        statuses.append(r.status_code)
-                        if r.status_code == 200:
-                            versions.append(r.json()["index_version"])
+        def hammer() -> None:
+            with httpx.Client(base_url=base, timeout=30) as client:
+                for i in range(2000):  # bounded; normally stopped long before
+                    if stop.is_set():
+                        return
+                    r = client.get("/search", params={"q": ["5G覆盖哪些区域", "4G用户比例"][i % 2], "k": 3})
+                    statuses.append(r.status_code)
+                    if r.status_code == 200:
+                        versions.append(r.json()["index_version"])
 
-            clients = [threading.Thread(target=hammer) for _ in range(2)]
-            for t in clients:
-                t.start()
-            time.sleep(1.0)
-            r = httpx.post(
-                f"{base}/documents",
-                files={"file": ("quantum.txt", NEW_DOC.encode(), "text/plain")},
-                headers={"X-API-Key": ADMIN},
-                timeout=120,
-            )
-            assert r.status_code == 201, r.text
-            new = r.json()["index_version"]
-            deadline = time.time() + 10
-            while _versions_seen(base, 40) != {new} and time.time() < deadline:
-                time.sleep(0.2)
-            time.sleep(1.0)
-            stop.set()
-            for t in clients:
-                t.join(timeout=60)
+        clients = [threading.Thread(target=hammer) for _ in range(2)]
+        for t in clients:
+            t.start()
+        time.sleep(1.0)
+        r = httpx.post(
+            f"{base}/documents",
+            files={"file": ("quantum.txt", NEW_DOC.encode(), "text/plain")},
+            headers={"X-API-Key": ADMIN},
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+        new = r.json()["index_version"]
+        deadline = time.time() + 10
+        while _versions_seen(base, 40) != {new} and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        stop.set()
+        for t in clients:
+            t.join(timeout=60)
 
-            assert statuses and set(statuses) == {200}
-            assert set(versions) <= {old, new} and old in versions and new in versions
-            assert _versions_seen(base, 40) == {new}  # 40 fresh connections, whichever worker takes each
-            for _ in range(10):
-                top = httpx.get(f"{base}/search", params={"q": PHRASE, "k": 1, "mode": "bm25"}).json()["passages"]
-                assert PHRASE in top[0]["text"]
-            log.seek(0)
-            text = log.read().decode("utf-8", "replace")
-            # The other worker loaded the new version exactly once; the uploading one did not reload it.
-            assert text.count(f"now serves index {new}") == 1, text[-3000:]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        assert statuses and set(statuses) == {200}
+        assert set(versions) <= {old, new} and old in versions and new in versions
+        assert _versions_seen(base, 40) == {new}  # 40 fresh connections, whichever worker takes each
+        for _ in range(10):
+            top = httpx.get(f"{base}/search", params={"q": PHRASE, "k": 1, "mode": "bm25"}).json()["passages"]
+            assert PHRASE in top[0]["text"]
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+        # The other worker loaded the new version exactly once; the uploading one did not reload it.
+        assert text.count(f"now serves index {new}") == 1, text[-3000:]
 
 
 def _versions_seen(base: str, n: int) -> set[str]:
     """`index_version` from `n` /health calls, each on a new connection (so the workers share them)."""
     return {httpx.get(f"{base}/health", timeout=10).json()["index_version"] for _ in range(n)}
 
-
-def _both_workers_started(log) -> bool:
-    log.seek(0)
-    return log.read().decode("utf-8", "replace").count("Application startup complete") >= 2
