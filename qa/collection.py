@@ -106,6 +106,11 @@ class CorpusChange:
                 os.replace(aside, original)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
+    def corpus(self) -> list[Document]:
+        """The corpus folder's documents once the change is applied, sorted by doc_id like `load_corpus`:
+        the unchanged ones as loaded at the start, the new ones as loaded when staged."""
+        return [self.documents[k] for k in sorted(self.documents)]
+
     def _files(self, doc_id: str) -> list[Path]:
         if doc_id not in self.documents:
             raise NotFoundError(f"no document with id {doc_id!r}")

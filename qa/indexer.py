@@ -140,14 +140,21 @@ def build_index(
 
 
 def rebuild(
-    settings: Settings, encoder: Encoder, *, terms: Terms | None = None, show_progress: bool = False
+    settings: Settings,
+    encoder: Encoder,
+    *,
+    terms: Terms | None = None,
+    documents: list[Document] | None = None,
+    show_progress: bool = False,
 ) -> store.BuiltIndex:
     """Load the corpus, build, and atomically publish a new index version.
 
     `terms`: the analyser in use, when the user dictionaries are known to be unchanged (loading
-    jieba with them takes a second, most of a small incremental change)."""
+    jieba with them takes a second, most of a small incremental change). `documents`: the corpus
+    folder's documents when the caller has just loaded them (a document change), so they are not
+    read and parsed again."""
     terms = terms or make_terms(settings)
-    documents = load_corpus(settings.corpus_dir)
+    documents = load_corpus(settings.corpus_dir) if documents is None else documents
     built = build_index(settings, encoder, documents, terms, show_progress=show_progress)
     store.save(settings.index_dir, built)
     return built

@@ -216,7 +216,7 @@ class QAService:
                 changed += [change.add(upload).doc_id for upload in add]
                 change.apply()
                 # Document changes leave the user dictionaries alone: keep the loaded analyser.
-                built = indexer.rebuild(self.settings, self.encoder, terms=self.state.terms)
+                built = indexer.rebuild(self.settings, self.encoder, terms=self.state.terms, documents=change.corpus())
             change.keep_originals()
             self.state = self._make_state(built, self.state.terms)
             log.info("documents changed: +%d ~%d -%d; index %s embedded %d new passages",

@@ -73,6 +73,10 @@ def test_add_metadata_from_the_text_then_replace_then_remove(settings, fake_enco
 
     service.change_documents(replace={"ai-reply": Upload("v2.txt", NEW_LETTER.replace("三家", "五家").encode())})
     assert "五家" in service.document("ai-reply").text and "ai-reply.txt" in _corpus_files(service)
+    # The documents the change built from are the ones `qa build` reads from the folder: the index is current.
+    from qa import indexer
+
+    assert indexer.ensure_index(settings, fake_encoder).manifest.version == service.state.built.manifest.version
 
     built, _ = service.change_documents(remove=["ai-reply"])
     assert [d.doc_id for d in built.documents] == [LETTER_ID]
