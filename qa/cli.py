@@ -92,12 +92,12 @@ def build(force: Annotated[bool, typer.Option(help="rebuild even if the index is
 def _uploads(paths: list[Path]) -> list[Upload]:
     """The documents among `paths` (files, or folders read like a corpus folder), with their sidecars."""
     from qa.collection import Upload
-    from qa.corpus import LOADERS, META_SUFFIX
+    from qa.corpus import META_SUFFIX, is_document
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.iterdir()) if p.suffix.lower() in LOADERS and not p.name.startswith("."))
+            files.extend(filter(is_document, sorted(path.iterdir())))
         elif path.is_file():
             files.append(path)
         else:
@@ -125,7 +125,6 @@ def add(
     replace: Annotated[bool, typer.Option(help="replace documents whose id exists instead of refusing")] = False,
 ) -> None:
     """Copy documents into the corpus folder and update the index (only new passages are embedded)."""
-    from qa.collection import doc_id_from
     from qa.service import QAService
 
     uploads = _uploads(paths)
@@ -135,9 +134,8 @@ def add(
     try:
         service = QAService.start(_settings())
         existing = {d.doc_id for d in service.documents()}
-        ids = {id(u): (u.metadata or {}).get("doc_id") or doc_id_from(u.filename) for u in uploads}
-        replaced = {ids[id(u)]: u for u in uploads if replace and ids[id(u)] in existing}
-        added = [u for u in uploads if ids[id(u)] not in replaced]
+        replaced = {u.resolved_id: u for u in uploads if replace and u.resolved_id in existing}
+        added = [u for u in uploads if u.resolved_id not in replaced]
         built, _ = service.change_documents(add=added, replace=replaced)
     except QAError as exc:
         raise _fail(exc) from exc

@@ -43,6 +43,11 @@ class Upload:
     doc_id: str | None = None
     metadata: dict | None = None
 
+    @property
+    def resolved_id(self) -> str:
+        """The id it will have: given, or named by its metadata, or made from its file name."""
+        return self.doc_id or str((self.metadata or {}).get("doc_id") or "") or doc_id_from(self.filename)
+
 
 def doc_id_from(filename: str) -> str:
     """A doc_id from a file name: the stem with characters outside [A-Za-z0-9_.-] replaced by '-'.
@@ -126,8 +131,8 @@ class CorpusChange:
         """Stage and validate one document; `doc_id` set means it replaces that document."""
         if not upload.data:
             raise DocumentRejectedError(f"{upload.filename}: the file is empty (0 bytes)")
-        doc_id = doc_id or upload.doc_id or (upload.metadata or {}).get("doc_id") or doc_id_from(upload.filename)
-        if not DOC_ID.match(str(doc_id)):
+        doc_id = doc_id or upload.resolved_id
+        if not DOC_ID.match(doc_id):
             raise DocumentRejectedError(f"doc_id {doc_id!r} must be letters, digits, '.', '_' or '-' (max 128)")
         if doc_id in self.documents:
             raise DocumentConflictError(f"a document with id {doc_id!r} exists; replace it with PUT /documents/{doc_id}")
