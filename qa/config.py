@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     milvus_token: str | None = None
     milvus_collection: str = Field("qa_passages", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
+    # Chosen on the dev half of eval/datasets/followups (eval/reports/followups.md).
+    history_boost: float = Field(0.5, ge=0.0, le=5.0, description="added to the fused score of the passages the "
+                                 "previous answer cited, for a follow-up question (hybrid mode)")
 
     # --- answering ---------------------------------------------------------
     answer_models: Path | None = Field(
@@ -100,6 +103,23 @@ class Settings(BaseSettings):
     )
     answer_max_sentences: int = Field(2, ge=1, le=5)
     answer_passages: int = Field(3, ge=1, le=10)
+
+    # --- optional generated answer (off unless QA_LLM_BASE_URL and QA_LLM_MODEL are set) ---------------
+    # Any OpenAI-compatible chat-completions server: vLLM, llama.cpp server, Ollama, a hosted endpoint.
+    llm_base_url: str | None = Field(None, pattern=r"^https?://\S+$", description="e.g. http://127.0.0.1:8080/v1")
+    llm_model: str | None = Field(None, min_length=1, max_length=200)
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(15.0, gt=0, le=300, description="seconds to wait for each piece of the reply")
+    llm_deadline: float = Field(60.0, gt=0, le=600, description="seconds for the whole generation")
+    llm_retries: int = Field(1, ge=0, le=5, description="retries with exponential backoff (timeouts, 429, 5xx)")
+    llm_max_tokens: int = Field(600, ge=16, le=8192)
+    llm_passages: int = Field(5, ge=1, le=20, description="top passages given to the LLM, numbered [1]..[n]")
+    llm_breaker_failures: int = Field(3, ge=1, le=100, description="failed generations in a row that open the circuit")
+    llm_breaker_reset: float = Field(30.0, gt=0, le=3600, description="seconds the circuit stays open")
+    # Verification of generated sentences (qa.generation.verify; eval/reports/verification.md chose them).
+    verify_coverage: float = Field(0.6, ge=0, le=1, description="word coverage that supports a sentence on its own")
+    verify_coverage_with_similarity: float = Field(0.35, ge=0, le=1)
+    verify_similarity: float = Field(0.85, ge=0, le=1, description="embedder cosine needed with the lower coverage")
 
     # --- HTTP --------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -171,6 +191,16 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"QA_TRUSTED_PROXIES entry {proxy!r} is not an IP address or network") from exc
         return self
+
+    @model_validator(mode="after")
+    def _check_llm(self) -> Settings:
+        if bool(self.llm_base_url) != bool(self.llm_model):
+            raise ValueError("QA_LLM_BASE_URL and QA_LLM_MODEL go together: set both to use an LLM, or neither")
+        return self
+
+    @property
+    def uses_llm(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
 
     def updated(self, **changes: object) -> Settings:
         """A copy with `changes`, validated like settings read from the environment

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,6 +49,7 @@ class Retriever:
         self.settings = settings
         self.squashed = [squash(p.text) for p in index.passages]
         self.doc_of = document_of(index.documents, index.passages)
+        self.position = {p.id: i for i, p in enumerate(index.passages)}
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
@@ -61,7 +62,10 @@ class Retriever:
         vector.setflags(write=False)  # shared through the cache
         return vector
 
-    def search(self, query: str, k: int, mode: Mode, filters: Filters | None = None) -> SearchResult:
+    def search(self, query: str, k: int, mode: Mode, filters: Filters | None = None,
+               prior: Sequence[str] = ()) -> SearchResult:
+        """`prior`: passage ids the conversation already found relevant (the previous answer's citations).
+        Hybrid mode adds them to the candidates and `history_boost` to their fused score."""
         timer = Timer()
         allowed = passage_mask(filters, self.index.documents, self.doc_of)
         if mode == "dense":
@@ -69,7 +73,8 @@ class Retriever:
         elif mode == "bm25":
             hits = self._bm25_only(query, k, timer, allowed)
         else:
-            hits = self._hybrid(query, k, timer, allowed)
+            known = [self.position[p] for p in prior if p in self.position]
+            hits = self._hybrid(query, k, timer, allowed, [i for i in known if allowed is None or allowed[i]])
         return SearchResult(hits, timer.timings)
 
     def _hits(self, ids: np.ndarray, final: np.ndarray, k: int, **stages: list) -> list[Hit]:
@@ -98,7 +103,7 @@ class Retriever:
         timer.lap("bm25")
         return self._hits(ids, scores, k, bm25=_stage(scores, np.ones(len(ids), dtype=bool)))
 
-    def _hybrid(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
+    def _hybrid(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None, prior: list[int]) -> list[Hit]:
         n = max(self.settings.candidates, k)
         vector = self.embed_query(query)
         timer.lap("embed")
@@ -108,7 +113,7 @@ class Retriever:
         top_bm25 = fusion.top_positive(all_bm25, n)
         timer.lap("bm25")
 
-        ids = np.array(list(dict.fromkeys([*dense_ids.tolist(), *top_bm25.tolist()])), dtype=np.int64)
+        ids = np.array(list(dict.fromkeys([*dense_ids.tolist(), *top_bm25.tolist(), *prior])), dtype=np.int64)
         dense_scores = self.index.dense.scores_for(vector, ids)
         bm25_scores = all_bm25[ids]
         query_anchors, core = anchors(query), copied_core(query)
@@ -121,6 +126,8 @@ class Retriever:
         else:
             final = fusion.zscore_fusion(dense_scores, bm25_scores, self.settings.dense_weight)
             final = final + self.settings.exact_boost * exact
+        if prior:
+            final = final + self.settings.history_boost * np.isin(ids, prior)
         hits = self._hits(
             ids, final, k,
             dense=_stage(dense_scores, np.ones(len(ids), dtype=bool)),

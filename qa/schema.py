@@ -101,6 +101,18 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True)
+class SentenceCheck:
+    """The verdict on one sentence of a generated answer (qa.generation.verify)."""
+
+    text: str  # as generated, markers included
+    markers: list[int]
+    status: str  # supported | uncited | bad_citation | unsupported
+    coverage: float | None = None  # IDF-weighted share of its words found in the cited passages
+    similarity: float | None = None  # embedder cosine to the closest cited passage
+    note: str | None = None  # why it was not kept
+
+
+@dataclass(frozen=True)
 class Answer:
     text: str
     answerable: bool
@@ -110,3 +122,6 @@ class Answer:
     short: ShortAnswer | None = None
     # The decision model's inputs (qa.answering.decision.DECISION_FEATURES), kept for evaluation and fitting.
     evidence: list[float] = field(default_factory=list)
+    generator: str = "extractive"  # extractive | llm
+    generator_note: str | None = None  # why a configured LLM's answer was not used
+    checks: list[SentenceCheck] = field(default_factory=list)  # verdicts on the generated sentences

@@ -13,19 +13,23 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from qa import collection, indexer, store
 from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.collection import Upload
 from qa.config import Mode, Settings
+from qa.conversation import Resolution, Turn, resolve
 from qa.corpus import read_corpus_file
 from qa.embedding import Encoder, load_encoder
 from qa.errors import CorpusError, IndexCorruptError, NotFoundError
 from qa.filters import Filters
+from qa.generation import ChatClient, GeneratingAnswerer, Thresholds, Verifier
 from qa.retriever import Retriever, SearchResult
 from qa.schema import Answer, Document, Passage
 from qa.store import BuiltIndex
@@ -40,6 +44,7 @@ class IndexState:
     built: BuiltIndex
     retriever: Retriever
     answerer: Answerer
+    decider: Answerer  # the extractive answerer: decides whether the passages answer (answerer may wrap it)
     terms: Terms
     passages_by_id: dict[str, Passage]
     documents_by_id: dict[str, Document]
@@ -73,6 +78,19 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answer
     return MetadataAnswerer({d.doc_id: d for d in built.documents}, extractive)
 
 
+def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
+                   encoder: Encoder, terms: Terms, built: BuiltIndex) -> Answerer:
+    """The LLM answerer over `decider`, verifying with this index's term statistics and embedder."""
+
+    def similarity(sentence: str, positions: list[int]) -> np.ndarray:
+        return built.dense.scores_for(encoder.encode_queries([sentence])[0], np.array(positions, dtype=np.int64))
+
+    verifier = Verifier(terms, built.sparse, similarity, retriever.position,
+                        Thresholds(settings.verify_coverage, settings.verify_coverage_with_similarity,
+                                   settings.verify_similarity))
+    return GeneratingAnswerer(decider, client, verifier, {d.doc_id: d for d in built.documents}, settings.llm_passages)
+
+
 def load_published(settings: Settings) -> BuiltIndex:
     """The version `index/CURRENT` names, as it is: no freshness check against the corpus (whoever
     published it built it from the corpus). Raises FileNotFoundError or IndexCorruptError."""
@@ -89,16 +107,33 @@ def published_version(index_dir: Path) -> str | None:
 
 
 @dataclass
+class Retrieved:
+    """A question's passages, before its answer: what /ask/stream sends first."""
+
+    state: IndexState
+    search: SearchResult
+    resolution: Resolution
+    mode: Mode
+
+    @property
+    def index_version(self) -> str:
+        return self.state.built.manifest.version
+
+
+@dataclass
 class AskResult:
     search: SearchResult
     answer: Answer
     index_version: str
+    resolved_question: str
 
 
 class QAService:
     def __init__(self, settings: Settings, encoder: Encoder, built: BuiltIndex, terms: Terms | None = None) -> None:
         self.settings = settings
         self.encoder = encoder
+        # One LLM client for the life of the service: its circuit breaker must outlive index reloads.
+        self.llm = ChatClient(settings) if settings.uses_llm else None
         self._reload_lock = threading.Lock()
         self.state = self._make_state(built, terms)
         # The published version this process has caught up with (see `follow`). An index kept in memory
@@ -138,12 +173,21 @@ class QAService:
         settings = self.settings.updated(**query_time)
         return QAService(settings, self.encoder, self.state.built, terms=self.state.terms)
 
+    def _answerers(self, built: BuiltIndex, terms: Terms, retriever: Retriever) -> tuple[Answerer, Answerer]:
+        decider = make_answerer(self.settings, terms, built)
+        if self.llm is None:
+            return decider, decider
+        return make_generator(self.settings, self.llm, decider, retriever, self.encoder, terms, built), decider
+
     def _make_state(self, built: BuiltIndex, terms: Terms | None = None) -> IndexState:
         terms = terms or indexer.make_terms(self.settings)
+        retriever = Retriever(built, self.encoder, terms, self.settings)
+        answerer, decider = self._answerers(built, terms, retriever)
         return IndexState(
             built=built,
-            retriever=Retriever(built, self.encoder, terms, self.settings),
-            answerer=make_answerer(self.settings, terms, built),
+            retriever=retriever,
+            answerer=answerer,
+            decider=decider,
             terms=terms,
             passages_by_id={p.id: p for p in built.passages},
             documents_by_id={d.doc_id: d for d in built.documents},
@@ -226,14 +270,45 @@ class QAService:
     def search(self, query: str, k: int, mode: Mode | None = None, filters: Filters | None = None) -> SearchResult:
         return self.state.retriever.search(query, k, mode or self.settings.default_mode, filters)
 
-    def ask(self, question: str, k: int, mode: Mode | None = None, filters: Filters | None = None) -> AskResult:
+    def retrieve(self, question: str, k: int, mode: Mode | None = None, filters: Filters | None = None,
+                 history: Sequence[Turn] = ()) -> Retrieved:
+        """Resolve a follow-up against the conversation (qa.conversation), then retrieve.
+
+        On weak evidence of dependence ("这封信是写给谁的" has a demonstrative but stands on its own)
+        the question is tried alone first and rewritten only if the passages it finds do not answer it.
+        """
         state = self.state
         mode = mode or self.settings.default_mode
-        result = state.retriever.search(question, k, mode, filters)
+        resolution = resolve(question, history, state.terms)
+        result = state.retriever.search(resolution.question, k, mode, filters, resolution.prior)
+        if resolution.strength == "weak" and not resolution.rewritten:
+            if not state.decider(question, result.hits, mode).answerable:
+                rewritten = resolve(question, history, state.terms, weak=True)
+                if rewritten.rewritten:
+                    resolution = rewritten
+                    result = state.retriever.search(rewritten.question, k, mode, filters, rewritten.prior)
+        return Retrieved(state, result, resolution, mode)
+
+    def answer_stream(self, retrieved: Retrieved) -> Iterator[str | AskResult]:
+        """The answer to retrieved passages: text pieces while an LLM writes, then the AskResult."""
         started = time.perf_counter()
-        answer = state.answerer(question, result.hits, mode)
-        result.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
-        return AskResult(result, answer, state.built.manifest.version)
+        for item in retrieved.state.answerer.stream(retrieved.resolution.question, retrieved.search.hits,
+                                                    retrieved.mode):
+            if isinstance(item, str):
+                yield item
+                continue
+            retrieved.search.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
+            yield AskResult(retrieved.search, item, retrieved.index_version, retrieved.resolution.question)
+
+    def ask(self, question: str, k: int, mode: Mode | None = None, filters: Filters | None = None,
+            history: Sequence[Turn] = ()) -> AskResult:
+        retrieved = self.retrieve(question, k, mode, filters, history)
+        result = None
+        for item in self.answer_stream(retrieved):
+            if isinstance(item, AskResult):
+                result = item
+        assert result is not None  # answer_stream always ends with the result
+        return result
 
     def answer_threshold(self, mode: Mode) -> float:
         """The confidence below which the service declines in `mode` (fitted, or overridden in settings)."""

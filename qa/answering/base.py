@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from qa.config import Mode
@@ -15,4 +16,8 @@ class Answerer(Protocol):
 
     def threshold(self, mode: Mode) -> float:
         """The confidence below which it declines in `mode`."""
+        ...
+
+    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
+        """The answer as it is produced: text pieces (a generating answerer), then the final Answer."""
         ...

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -51,6 +52,9 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.n_passages = n_passages
         self.analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
+
+    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
+        yield self(question, hits, mode)  # extractive: the whole answer at once
 
     def threshold(self, mode: Mode) -> float:
         return self.thresholds.get(mode, self.thresholds.get("hybrid", 0.5))

@@ -12,6 +12,7 @@ the wrapped answerer.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering.base import Answerer
@@ -54,6 +55,9 @@ class MetadataAnswerer:
 
     documents: dict[str, Document]
     fallback: Answerer
+
+    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
+        yield self(question, hits, mode)  # extractive: the whole answer at once
 
     def threshold(self, mode: Mode) -> float:
         return self.fallback.threshold(mode)

@@ -58,6 +58,17 @@ class QuestionInfo:
     anchors: tuple[str, ...]  # figures, identifiers and quoted phrases to match verbatim
 
 
+def is_interrogative(word: str) -> bool:
+    """Whether `word` is an interrogative phrase (哪年, 多少, 什么时候, 谁…)."""
+    return _WH.fullmatch(word) is not None
+
+
+def interrogative_at(question: str) -> int | None:
+    """Where the question's first interrogative phrase starts, if it has one."""
+    wh = _WH.search(question)
+    return wh.start() if wh else None
+
+
 def answer_type(question: str) -> str:
     for kind, pattern in _TYPES:
         if pattern.search(question):

@@ -9,12 +9,15 @@ many run at once. Cheap handlers (health, readiness, documents, passages) are
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 
 from qa.api.schemas import (
@@ -38,11 +41,13 @@ from qa.api.schemas import (
     Ready,
     ReindexResult,
     SearchResponse,
+    SentenceCheckOut,
     ShortAnswerOut,
+    StreamPassages,
     clean_question,
 )
 from qa.schema import Hit
-from qa.service import AskResult, QAService
+from qa.service import AskResult, QAService, Retrieved
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "请求参数无效（指明字段和原因）"},
@@ -53,6 +58,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "不存在的 id"}}
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 async def get_service(request: Request) -> QAService:
@@ -73,14 +79,59 @@ def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     started = time.perf_counter()
     request.state.question = body.question  # for the access log line, escaped, when QA_LOG_QUESTIONS is on
     filters = body.filters.to_filters() if body.filters else None
-    result = service.ask(body.question, body.top_k, body.mode, filters)
+    result = service.ask(body.question, body.top_k, body.mode, filters, [t.to_turn() for t in body.history])
     return ask_response(service, body.question, result, started)
+
+
+STREAM_EVENTS = (
+    "事件依次为：`passages`（检索到的段落，JSON 同 /ask 的 passages 及 resolved_question），"
+    "若配置了大模型则有若干 `token`（`{\"text\": 片段}`），最后一个 `answer`（JSON 同 /ask 的响应，"
+    "含逐句核对结果）。处理中出错时发送 `error`（JSON 同错误响应）后结束。未配置大模型时 `answer` 紧随 `passages`。"
+)
+
+
+@router.post("/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["问答"],
+             summary="提问，以 Server-Sent Events 流式返回段落、答案片段和核对结果", description=STREAM_EVENTS)
+def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> Iterator[ServerSentEvent]:
+    started = time.perf_counter()
+    request.state.question = body.question
+    filters = body.filters.to_filters() if body.filters else None
+    try:
+        retrieved = service.retrieve(body.question, body.top_k, body.mode, filters,
+                                     [t.to_turn() for t in body.history])
+        yield ServerSentEvent(event="passages", data=stream_passages(service, body.question, retrieved, started))
+        first_token: float | None = None
+        for item in service.answer_stream(retrieved):
+            if isinstance(item, str):
+                if first_token is None:
+                    first_token = round((time.perf_counter() - started) * 1000, 3)
+                yield ServerSentEvent(event="token", data={"text": item})
+                continue
+            if first_token is not None:
+                item.search.timings["first_token"] = first_token
+            yield ServerSentEvent(event="answer", data=ask_response(service, body.question, item, started))
+    except Exception:  # the 200 and its headers are sent: the client learns of a failure from an event
+        log.exception("/ask/stream failed")
+        request_id = getattr(request.state, "request_id", None)
+        yield ServerSentEvent(event="error", data=ErrorResponse(
+            error="internal_error", message="处理问题时出错，请稍后重试", request_id=request_id))
+
+
+def stream_passages(service: QAService, question: str, retrieved: Retrieved, started: float) -> StreamPassages:
+    return StreamPassages(
+        question=question,
+        resolved_question=retrieved.resolution.question,
+        index_version=retrieved.index_version,
+        passages=_passages(service, retrieved.search.hits),
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
 
 
 def ask_response(service: QAService, question: str, result: AskResult, started: float) -> AskResponse:
     """The /ask body; `qa ask --json` prints the same."""
     return AskResponse(
         question=question,
+        resolved_question=result.resolved_question,
         index_version=result.index_version,
         answer=result.answer.text,
         short_answer=ShortAnswerOut.of(result.answer.short),
@@ -89,6 +140,9 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
         reason=result.answer.reason,
         passages=_passages(service, result.search.hits),
         answer_citations=[AnswerCitation.of(s) for s in result.answer.spans],
+        generator=result.answer.generator,
+        generator_note=result.answer.generator_note,
+        verification=[SentenceCheckOut.of(c) for c in result.answer.checks],
         timings=result.search.timings,
         took_ms=round((time.perf_counter() - started) * 1000, 3),
     )

@@ -7,12 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from qa.conversation import Turn
 from qa.filters import Filters
-from qa.schema import AnswerSpan, Document, Hit, Passage, ShortAnswer, StageScore
+from qa.schema import AnswerSpan, Document, Hit, Passage, SentenceCheck, ShortAnswer, StageScore
 
 MAX_QUESTION_CHARS = 512
 MAX_TOP_K = 50
 MAX_FILTER_IDS = 100
+MAX_HISTORY_TURNS = 10
+MAX_TURN_PASSAGES = 20
 # Documents in the schema what clean_question enforces (with friendlier messages):
 # no control characters other than tab/newline, and not only whitespace.
 QUESTION_PATTERN = r"^(?=[\s\S]*\S)[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"
@@ -55,6 +58,26 @@ class FiltersIn(BaseModel):
         return Filters(tuple(self.doc_ids), self.doc_number, self.issuer, self.date_from, self.date_to)
 
 
+class TurnIn(BaseModel):
+    """One earlier turn of the conversation: its question and the passages its answer cited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, examples=["5G覆盖哪些区域"],
+                          json_schema_extra={"pattern": QUESTION_PATTERN})
+    passage_ids: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=MAX_TURN_PASSAGES,
+        description="该轮答案引用的段落 id（answer_citations[].passage_id）；未知的 id 被忽略")
+
+    @field_validator("question")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return clean_question(value)
+
+    def to_turn(self) -> Turn:
+        return Turn(self.question, tuple(self.passage_ids))
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -62,6 +85,7 @@ class AskRequest(BaseModel):
             "examples": [
                 {"question": "5G覆盖哪些区域", "top_k": 5, "mode": "hybrid"},
                 {"question": "4G用户占全市移动电话的比例是多少"},
+                {"question": "那4G呢？", "history": [{"question": "5G覆盖哪些区域", "passage_ids": ["sheitc-2019-15#4"]}]},
             ]
         },
     )
@@ -77,6 +101,9 @@ class AskRequest(BaseModel):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="返回的段落数")
     mode: ModeField = Field("hybrid", description="检索方式：dense（向量）、bm25（关键词）或 hybrid（融合）")
     filters: FiltersIn | None = Field(None, description="只在符合条件的文档中检索（文档 id、文号、发文单位、日期范围）")
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=MAX_HISTORY_TURNS,
+        description="此前的对话轮次（从早到晚，最多 10 轮）：用于理解“那4G呢？”“它是哪年建的？”这类追问")
 
     @field_validator("question")
     @classmethod
@@ -173,6 +200,22 @@ class ShortAnswerOut(BaseModel):
         return None if short is None else cls(text=short.text, doc_id=short.doc_id, start=short.start, end=short.end)
 
 
+class SentenceCheckOut(BaseModel):
+    text: str = Field(..., description="生成的句子（含 [n] 标记）")
+    markers: list[int] = Field(..., description="句中引用的资料编号")
+    status: Literal["supported", "uncited", "bad_citation", "unsupported"] = Field(
+        ..., description="supported：所引段落支持；uncited：未标注引用；bad_citation：引用了不存在的编号；"
+                         "unsupported：所引段落不支持（如数字不符）。只有 supported 的句子留在答案中")
+    coverage: float | None = Field(None, description="句中词语（按 IDF 加权）在所引段落中出现的比例")
+    similarity: float | None = Field(None, description="句子与所引段落的向量余弦")
+    note: str | None = None
+
+    @classmethod
+    def of(cls, check: SentenceCheck) -> SentenceCheckOut:
+        return cls(text=check.text, markers=check.markers, status=check.status,
+                   coverage=check.coverage, similarity=check.similarity, note=check.note)
+
+
 class SearchResponse(BaseModel):
     query: str
     index_version: str = Field(..., description="所用索引版本；重建索引后改变")
@@ -181,8 +224,21 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
+class StreamPassages(BaseModel):
+    """The first event of /ask/stream: the passages, before any answer."""
+
+    question: str
+    resolved_question: str
+    index_version: str
+    passages: list[PassageOut]
+    took_ms: float
+
+
 class AskResponse(BaseModel):
     question: str
+    resolved_question: str = Field(
+        ..., description="实际用于检索的问题：追问结合对话历史改写后的形式；独立的问题与 question 相同",
+        examples=["4G覆盖哪些区域"])
     answer: str = Field(..., examples=["……覆盖虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等在内的区域……[1]"])
     short_answer: ShortAnswerOut | None = Field(
         None, description="简短答案（数字及单位、日期、名称、列举或分句），不作答时为 null"
@@ -193,6 +249,11 @@ class AskResponse(BaseModel):
     index_version: str = Field(..., description="所用索引版本；重建索引后改变")
     passages: list[PassageOut]
     answer_citations: list[AnswerCitation]
+    generator: Literal["extractive", "llm"] = Field(
+        "extractive", description="extractive：原文摘录；llm：大模型生成且逐句通过引用核对")
+    generator_note: str | None = Field(None, description="配置了大模型却未采用其答案的原因（超时、出错、未通过核对等）")
+    verification: list[SentenceCheckOut] = Field(
+        default_factory=list, description="大模型答案逐句核对结果（未配置大模型时为空）")
     timings: dict[str, float]
     took_ms: float
 

@@ -30,7 +30,7 @@ from qa.api.middleware import is_document_write, send_error
 PUBLIC_PATHS = frozenset({"/health", "/", "/widget.js", "/embed-example.html", "/demo.js", "/demo.css"})
 ADMIN_PREFIX = "/admin/"
 # Rate limits and load shedding apply where the work is; health checks and static files are never limited.
-LIMITED_PATHS = frozenset({"/ask", "/search", "/suggestions"})
+LIMITED_PATHS = frozenset({"/ask", "/ask/stream", "/search", "/suggestions"})
 # All requests whose address may have come from a header the client wrote share this bucket.
 UNVERIFIED_FORWARDED = "forwarded:unverified"
 

@@ -12,6 +12,11 @@
  *   data-filters='{"doc_ids":["sheitc-2019-15"]}'  restrict answers to some documents (JSON, the /ask
  *                                      "filters" object: doc_ids, doc_number, issuer, date_from, date_to)
  *
+ * Conversational: each question is sent with the page's earlier turns (question and cited passage ids,
+ * at most 10), so "那4G呢？" is understood after "5G覆盖哪些区域"; "新对话" forgets them. Answers come
+ * from POST /ask/stream (Server-Sent Events): the passages, then the answer's text as it is written
+ * (when the service uses an LLM), then the final answer, rendered with its citations.
+ *
  * No dependencies, no network access except the API. Styles are scoped under .qaw- and applied as a
  * constructed stylesheet, so the widget works under a strict Content-Security-Policy (no inline styles).
  */
@@ -27,10 +32,16 @@
     filters: parseFilters(script && script.getAttribute("data-filters")),
   };
   var MAX_CHARS = 512;
+  var MAX_TURNS = 10; /* the service reads at most 10 earlier turns */
+  var MAX_TURN_PASSAGES = 20; /* and at most 20 passage ids per turn */
+  var GREETING = "您好！请就已收录的文件提问，回答会逐字引用原文并标注出处。";
+  /* [1], [1,2], 【1】, ［1］: the markers a generated answer may carry (as the service's verifier reads them). */
+  var MARKERS = /\[([\d\s,，、]+)\]|【([\d\s,，、]+)】|［([\d\s,，、]+)］/g;
 
-  function askBody(question) {
+  function askBody(question, history) {
     var body = { question: question, top_k: 5 };
     if (cfg.filters) body.filters = cfg.filters;
+    if (history && history.length) body.history = history.slice(-MAX_TURNS);
     return body;
   }
 
@@ -85,6 +96,17 @@
     ".qaw-send{border:0;border-radius:8px;background:var(--qaw-accent);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}",
     ".qaw-send[disabled]{opacity:.6;cursor:progress}",
     ".qaw-loading{color:var(--qaw-muted)}",
+    ".qaw-head-actions{display:flex;align-items:center;gap:6px}",
+    ".qaw-new{background:transparent;border:1px solid rgba(255,255,255,.7);border-radius:14px;color:#fff;font:inherit;",
+    "font-size:13px;padding:2px 10px;cursor:pointer}",
+    ".qaw-new:hover{background:rgba(255,255,255,.15)}",
+    ".qaw-resolved{margin:-8px 0 12px auto;max-width:92%;text-align:right;color:var(--qaw-muted);font-size:12px}",
+    ".qaw-draft{margin:0;white-space:pre-wrap}",
+    ".qaw-removed{margin:8px 0 0;font-size:13px;color:var(--qaw-muted)}",
+    ".qaw-removed p{margin:2px 0}",
+    ".qaw-unverified{color:#80868b;text-decoration:line-through}",
+    ".qaw-removed-label{color:var(--qaw-muted);font-size:12px}",
+    ".qaw-note{color:#7a5a00}",
     ".qaw-dialog{position:fixed;inset:0;z-index:2147483001;background:rgba(0,0,0,.45);display:flex;align-items:center;justify-content:center;padding:16px}",
     ".qaw-dialog[hidden]{display:none}",
     ".qaw-card{background:#fff;border-radius:12px;max-width:720px;width:100%;max-height:85vh;overflow:auto;padding:18px 20px}",
@@ -144,6 +166,82 @@
     );
   }
 
+  /*
+   * A Server-Sent Events parser for a POSTed stream (EventSource only does GET): feed it decoded text
+   * in pieces of any size; it calls onEvent(name, data) for each complete event and skips comments
+   * (the server's ": ping" keep-alives).
+   */
+  function sseParser(onEvent) {
+    var buffer = "", name = "", data = [];
+    function line(text) {
+      if (text === "") {
+        if (data.length) onEvent(name || "message", data.join("\n"));
+        name = "";
+        data = [];
+        return;
+      }
+      if (text.charAt(0) === ":") return;
+      var colon = text.indexOf(":");
+      var field = colon < 0 ? text : text.slice(0, colon);
+      var value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value.charAt(0) === " ") value = value.slice(1);
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+    }
+    return {
+      push: function (text) {
+        buffer += text;
+        /* A trailing "\r" may be the first half of "\r\n": keep it until the next piece. */
+        var cut = buffer.charAt(buffer.length - 1) === "\r" ? buffer.length - 1 : buffer.length;
+        var lines = buffer.slice(0, cut).split(/\r\n|\r|\n/);
+        buffer = lines.pop() + buffer.slice(cut);
+        lines.forEach(line);
+      },
+      end: function () {
+        if (buffer) line(buffer.replace(/\r$/, ""));
+        buffer = "";
+        line("");
+      },
+    };
+  }
+
+  /*
+   * POST `payload` to `path` and feed the event stream to onEvent. Resolves when the stream ends.
+   * Rejects with {status, body} for an error response (handled like /ask's), {status: 0} when the
+   * service cannot be reached, {cut: true} when the connection breaks mid-stream.
+   */
+  function postStream(path, payload, onEvent, signal) {
+    var h = headers();
+    h.Accept = "text/event-stream";
+    var options = { method: "POST", headers: h, body: JSON.stringify(payload) };
+    if (signal) options.signal = signal;
+    return fetch(cfg.api + path, options).then(function (res) {
+      if (!res.ok) {
+        return res.json().catch(function () { return null; }).then(function (body) {
+          throw { status: res.status, body: body };
+        });
+      }
+      var parser = sseParser(onEvent);
+      if (!res.body || !res.body.getReader || typeof TextDecoder !== "function") {
+        return res.text().then(function (text) { parser.push(text); parser.end(); }, function () { throw { cut: true }; });
+      }
+      var reader = res.body.getReader();
+      var decoder = new TextDecoder("utf-8");
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) {
+            parser.push(decoder.decode());
+            parser.end();
+            return undefined;
+          }
+          parser.push(decoder.decode(chunk.value, { stream: true }));
+          return pump();
+        }, function () { throw { cut: true }; });
+      }
+      return pump();
+    }, function () { throw { status: 0, body: null }; });
+  }
+
   function getDocument(docId) {
     if (!docCache.has(docId)) {
       docCache.set(docId, request("/documents/" + encodeURIComponent(docId), { headers: headers() })
@@ -155,6 +253,9 @@
   function Widget(mount, floating) {
     this.floating = floating;
     this.busy = false;
+    this.history = []; /* this page's conversation: [{question, passage_ids}], oldest first */
+    this.epoch = 0; /* bumped by "新对话": replies to questions asked before it are dropped */
+    this.controller = null;
     this.build(mount);
     this.loadSuggestions();
   }
@@ -179,14 +280,18 @@
     this.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); self.ask(self.input.value); }
     });
-    var head = el("div", { class: "qaw-head" }, [el("h2", { id: uid + "-title", text: cfg.title })]);
+    var actions = el("div", { class: "qaw-head-actions" }, [
+      el("button", { class: "qaw-new", type: "button", text: "新对话", title: "清空对话记录，重新开始",
+        onclick: function () { self.reset(); } }),
+    ]);
+    var head = el("div", { class: "qaw-head" }, [el("h2", { id: uid + "-title", text: cfg.title }), actions]);
     this.panel = el("section", { class: "qaw-panel " + (this.floating ? "qaw-floating" : "qaw-inline"), "aria-labelledby": uid + "-title" },
       [head, this.log, this.suggest, form]);
     if (this.floating) {
       this.panel.hidden = true;
       this.launcher = el("button", { class: "qaw-launcher", type: "button", "aria-expanded": "false", text: "💬 " + cfg.title,
         onclick: function () { self.toggle(true); } });
-      head.appendChild(el("button", { class: "qaw-close", type: "button", "aria-label": "关闭", text: "×",
+      actions.appendChild(el("button", { class: "qaw-close", type: "button", "aria-label": "关闭", text: "×",
         onclick: function () { self.toggle(false); } }));
       this.root.appendChild(this.launcher);
     }
@@ -194,7 +299,25 @@
     this.dialog = this.buildDialog(uid);
     this.root.appendChild(this.dialog);
     mount.appendChild(this.root);
-    this.say("bot", "您好！请就已收录的文件提问，回答会逐字引用原文并标注出处。");
+    this.say("bot", GREETING);
+  };
+
+  /* "新对话": forget the conversation, clear the log, drop any answer still on its way. */
+  Widget.prototype.reset = function () {
+    this.epoch += 1;
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.history = [];
+    this.log.textContent = "";
+    this.idle();
+    this.say("bot", GREETING);
+    this.input.focus();
+  };
+
+  Widget.prototype.idle = function () {
+    this.busy = false;
+    this.send.disabled = false;
+    this.log.removeAttribute("aria-busy");
   };
 
   Widget.prototype.toggle = function (open) {
@@ -243,21 +366,79 @@
     var question = (raw || "").trim();
     if (this.busy) return;
     if (!question) { this.say("bot", "请输入问题。", "qaw-error"); return; }
-    this.say("user", question);
+    var asked = this.say("user", question);
     this.input.value = "";
     this.busy = true;
     this.send.disabled = true;
     this.log.setAttribute("aria-busy", "true");
+    var epoch = this.epoch;
     var pending = this.say("bot", "正在检索…", "qaw-loading");
-    request("/ask", { method: "POST", headers: headers(), body: JSON.stringify(askBody(question)) })
-      .then(function (body) { self.renderAnswer(pending, body); },
-            function (err) { pending.className = "qaw-msg qaw-bot qaw-error"; pending.textContent = describeError(err.status, err.body); })
+    var draft = null; /* the text node the answer's pieces are appended to while it is written */
+    var answered = false;
+    var failure = null;
+    function onEvent(name, raw) {
+      if (epoch !== self.epoch || answered || failure) return;
+      var data;
+      try { data = JSON.parse(raw); } catch (e) { return; }
+      if (name === "passages") {
+        if (data.resolved_question && data.resolved_question !== question) {
+          self.log.insertBefore(el("div", { class: "qaw-resolved", text: "按“" + data.resolved_question + "”检索" }),
+            asked.nextSibling);
+        }
+        pending.textContent = "正在生成答案…";
+      } else if (name === "token") {
+        if (!draft) {
+          pending.className = "qaw-msg qaw-bot qaw-streaming";
+          pending.textContent = "";
+          draft = document.createTextNode("");
+          pending.appendChild(el("p", { class: "qaw-draft" }, [draft]));
+        }
+        draft.appendData(String(data.text || ""));
+        self.log.scrollTop = self.log.scrollHeight;
+      } else if (name === "answer") {
+        answered = true;
+        self.renderAnswer(pending, data);
+        self.remember(question, data);
+        self.log.scrollTop = self.log.scrollHeight;
+      } else if (name === "error") {
+        failure = data;
+      }
+    }
+    function fail(text) {
+      pending.className = "qaw-msg qaw-bot qaw-error";
+      pending.textContent = text;
+    }
+    this.controller = typeof AbortController === "function" ? new AbortController() : null;
+    postStream("/ask/stream", askBody(question, this.history), onEvent, this.controller && this.controller.signal)
       .then(function () {
-        self.busy = false;
-        self.send.disabled = false;
-        self.log.removeAttribute("aria-busy");
+        if (epoch !== self.epoch || answered) return;
+        if (failure) fail((failure && failure.message) || "处理问题时出错，请稍后重试。");
+        else fail("连接中断，没有收到完整的答案，请重试。");
+      }, function (err) {
+        if (epoch !== self.epoch) return;
+        if (answered) return; /* the answer is shown; a later hiccup does not take it back */
+        if (err && err.cut) fail("连接中断，没有收到完整的答案，请重试。");
+        else if (err && "status" in err) fail(describeError(err.status, err.body));
+        else { fail("显示答案时出错，请重试。"); console.error("qa widget:", err); }
+      })
+      .then(function () {
+        if (epoch !== self.epoch) return;
+        self.controller = null;
+        self.idle();
         self.input.focus();
       });
+  };
+
+  /* After an answered or declined turn: its question and the passages its answer cited. */
+  Widget.prototype.remember = function (question, body) {
+    var ids = [];
+    if (body.answerable) {
+      (body.answer_citations || []).forEach(function (c) {
+        if (c.passage_id && ids.indexOf(c.passage_id) < 0) ids.push(c.passage_id);
+      });
+    }
+    this.history.push({ question: question, passage_ids: ids.slice(0, MAX_TURN_PASSAGES) });
+    if (this.history.length > MAX_TURNS) this.history = this.history.slice(-MAX_TURNS);
   };
 
   Widget.prototype.renderAnswer = function (node, body) {
@@ -265,27 +446,21 @@
     node.className = "qaw-msg qaw-bot" + (body.answerable ? "" : " qaw-noanswer");
     node.textContent = "";
     var byRank = {};
-    body.passages.forEach(function (p) { byRank[p.rank] = p; });
+    (body.passages || []).forEach(function (p) { byRank[p.rank] = p; });
     if (!body.answerable) {
       node.appendChild(el("p", { class: "qaw-plain", text: "没有找到相关内容。" }));
       node.appendChild(el("div", { class: "qaw-meta qaw-reason",
         text: body.reason || "已收录的文件中没有足够依据回答这个问题，可以换个问法试试。" }));
+      this.renderNote(node, body);
       return;
     }
     // The short answer (a figure, date, name or list, verbatim) first, then the quoted sentences.
     if (body.short_answer && body.short_answer.text) {
       node.appendChild(el("p", { class: "qaw-short" }, [el("strong", { text: body.short_answer.text })]));
     }
-    var answer = el("p", { class: "qaw-answer" });
-    // The answer is "sentence[n]sentence[m]"; each [n] becomes a button opening that span.
-    body.answer_citations.forEach(function (c) {
-      answer.appendChild(document.createTextNode(c.text));
-      answer.appendChild(el("button", {
-        class: "qaw-marker", type: "button", text: "[" + c.marker + "]", "aria-label": "查看出处 " + c.marker,
-        onclick: function () { self.openSource(byRank[c.marker], c.start, c.end, this); },
-      }));
-    });
-    node.appendChild(answer);
+    var generated = body.generator === "llm";
+    node.appendChild(generated ? this.generatedAnswer(body, byRank) : this.quotedAnswer(body, byRank));
+    if (generated) this.renderRemoved(node, body.verification || []);
     var list = el("ol", { class: "qaw-sources", "aria-label": "引用段落" });
     body.passages.slice(0, 3).forEach(function (p) {
       var c = p.citation;
@@ -296,12 +471,75 @@
           el("small", { text: (c.doc_number ? c.doc_number + " · " : "") + c.section })])]));
     });
     node.appendChild(list);
+    this.renderNote(node, body);
     node.appendChild(el("div", { class: "qaw-meta", text: "用时 " + Math.round(body.took_ms) + " 毫秒" }));
+  };
+
+  /* A [n] button opening the span [start, end) of passage n. */
+  Widget.prototype.marker = function (n, passage, start, end) {
+    var self = this;
+    return el("button", {
+      class: "qaw-marker", type: "button", text: "[" + n + "]", "aria-label": "查看出处 " + n,
+      onclick: function () { self.openSource(passage, start, end, this); },
+    });
+  };
+
+  /* An extractive answer is "sentence[n]sentence[m]": each citation is a quoted sentence and its marker. */
+  Widget.prototype.quotedAnswer = function (body, byRank) {
+    var self = this;
+    var answer = el("p", { class: "qaw-answer" });
+    body.answer_citations.forEach(function (c) {
+      answer.appendChild(document.createTextNode(c.text));
+      answer.appendChild(byRank[c.marker] ? self.marker(c.marker, byRank[c.marker], c.start, c.end)
+        : document.createTextNode("[" + c.marker + "]"));
+    });
+    return answer;
+  };
+
+  /* A generated answer is the LLM's verified sentences, with its markers; each opens the cited passage. */
+  Widget.prototype.generatedAnswer = function (body, byRank) {
+    var self = this;
+    var cited = {};
+    (body.answer_citations || []).forEach(function (c) { cited[c.marker] = c; });
+    var answer = el("p", { class: "qaw-answer qaw-generated" });
+    var text = body.answer || "";
+    var at = 0, match;
+    MARKERS.lastIndex = 0;
+    while ((match = MARKERS.exec(text)) !== null) {
+      if (match.index > at) answer.appendChild(document.createTextNode(text.slice(at, match.index)));
+      (match[1] || match[2] || match[3]).match(/\d+/g).forEach(function (digits) {
+        var n = Number(digits), c = cited[n], p = byRank[n];
+        answer.appendChild(c && p ? self.marker(n, p, c.start, c.end) : document.createTextNode("[" + n + "]"));
+      });
+      at = MARKERS.lastIndex;
+    }
+    if (at < text.length) answer.appendChild(document.createTextNode(text.slice(at)));
+    return answer;
+  };
+
+  /* The generated sentences that failed verification: shown struck through, with the reason. */
+  Widget.prototype.renderRemoved = function (node, checks) {
+    var removed = checks.filter(function (c) { return c.status !== "supported"; });
+    if (!removed.length) return;
+    var box = el("div", { class: "qaw-removed" });
+    removed.forEach(function (c) {
+      box.appendChild(el("p", {}, [
+        el("del", { class: "qaw-unverified", text: String(c.text || "").replace(MARKERS, "") }),
+        el("span", { class: "qaw-removed-label", text: "（未通过核对，已移除" + (c.note ? "：" + c.note : "") + "）" }),
+      ]));
+    });
+    node.appendChild(box);
+  };
+
+  /* Why an LLM's answer was not used (timeout, error, failed verification): the answer shown is extractive. */
+  Widget.prototype.renderNote = function (node, body) {
+    if (body.generator_note) node.appendChild(el("div", { class: "qaw-meta qaw-note", text: body.generator_note }));
   };
 
   /* Show the cited span highlighted inside its paragraph, from the verbatim document text. */
   Widget.prototype.openSource = function (passage, start, end, opener) {
     var self = this;
+    if (!passage) return;
     this.opener = opener;
     getDocument(passage.citation.doc_id).then(function (doc) {
       var text = doc.text;
