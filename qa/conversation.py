@@ -8,11 +8,12 @@ second question retrieves nothing useful. It is rewritten from the previous
   kind in the previous question (4G for 5G, 2018年 for 2019年, 虹口区 for 徐汇区),
   else of its main entity, else it is put in front of it;
 - a personal pronoun (它, 他, 她, 它们…): replaced by the previous question's topic;
-- a bare question with at most one content word ("具体有哪些？", "什么时候开始的？"):
-  the previous question's topic is put in front;
-- a demonstrative (这个, 该, 此, 上述, 其中…) or a pronoun in an otherwise complete
-  question: *weak* evidence of dependence ("这封信是写给谁的" stands on its own),
-  so the service tries the question alone first and resolves only if that fails.
+- a bare or short question ("具体有哪些？", "为啥要改名？"): the previous question's
+  topic is put in front (on weak evidence, below);
+- a demonstrative (这个, 该, 此, 上述, 其中…), a pronoun in an otherwise complete
+  question, or just a short question: *weak* evidence of dependence ("这封信是写给谁的"
+  stands on its own), so the service tries the question alone first and resolves only
+  if the passages it finds do not answer it.
 
 Rules over jieba's segmentation, linear in the question's length: no model, so a
 follow-up costs what a question costs. The previous answer's passages are also
@@ -27,12 +28,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qa.answering.question import interrogative_at, is_interrogative
+from qa.exact import anchors
 from qa.text import Terms, normalize
 
 Strength = Literal["none", "weak", "strong"]
 
 _ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|此外|而|再问一下|再问|那如果|如果是)")
-_ELLIPSIS_TAIL = re.compile(r"(?:的话)?(?:呢|怎么样|如何|情况如何|情况呢|又如何)[?？。!！\s]*$")
+_ELLIPSIS_TAIL = re.compile(r"(?:的话)?(?:情况)?呢[?？。!！\s]*$")
 _PRONOUN = re.compile(r"它们|它|他们|她们|[他她](?!人|国|乡|方|处|日|者|山)")
 _DEMONSTRATIVE = re.compile(
     r"这[个些项种份封次里方部类位]?|那[个些项种份次里位]|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|上述|其中"
@@ -41,6 +43,14 @@ _DEMONSTRATIVE = re.compile(
 # Verbs and particles that join a subject to its interrogative (X是谁, X有什么, X由哪个部门).
 _SUBJECT_END = re.compile(r"(?:[是有在由为被把对从将的了和与及共总]|一共|总共|分别|主要|具体)+$")
 MAX_TOPIC_CHARS = 16
+# Tags of the words between a topic and its interrogative: verbs, adverbs, prepositions, conjunctions,
+# particles, pronouns, localisers (累计开放了, 主要支持, 在…上).
+_LINKING_TAGS = frozenset({"v", "vd", "d", "p", "c", "u", "uj", "ul", "uz", "ug", "uv", "ud", "r", "f", "y"})
+# "那5G呢，建到什么规模了": an ellipsis of the topic, then a question of its own.
+_ELLIPSIS_THEN_QUESTION = re.compile(r"^(?:那么?|还有|另外|此外|而)?([^，,。？?]{1,12}?)呢[，,]\s*(.+)$")
+MAX_SHORT_CHARS = 12
+# A question that opens with an anaphor always leans on what came before (其中第一个…, 该项目…, 它的…).
+_LEADING_ANAPHOR = re.compile(r"^(?:其中|其(?=[\u4e00-\u9fff])(?!他|实|余|次|间)|它|他|她|该(?=[\u4e00-\u9fff])|这些|那些)")
 _MARKS = re.compile(r"[?？。!！，,\s]+")
 
 
@@ -56,6 +66,7 @@ class Resolution:
     strength: Strength  # how surely the question depends on the conversation
     rule: str  # which rewrite produced `question` ("" when unchanged)
     prior: tuple[str, ...] = ()  # passage ids of the previous answer, offered as candidates
+    generic: bool = False  # names nothing specific (no entity, figure or quotation; ≤ 2 content words)
 
     @property
     def rewritten(self) -> bool:
@@ -88,12 +99,17 @@ def _find(text: str, term: str) -> tuple[int, int] | None:
 
 
 def _topic(question: str, terms: Terms) -> str:
-    """What a question is about, as written in it: the words before its interrogative (智慧城市顶层设计|有什么安排,
-    马其顿即将离任的总统|是谁), else a quoted title, else its first entity, else its first word."""
+    """What a question is about, as written in it: the words before its interrogative without the verbs
+    and particles that lead to it (智慧城市顶层设计|有什么安排, 政府数据服务网|累计开放了多少), else a quoted
+    title, else its first entity, else its first word."""
     wh = interrogative_at(question)
-    subject = _SUBJECT_END.sub("", question[:wh]) if wh else ""
-    if 2 <= len(subject) <= MAX_TOPIC_CHARS:
-        return subject
+    if wh:
+        words = terms.tagged(question[:wh])
+        while words and (words[-1][1] in _LINKING_TAGS or not words[-1][0].strip()):
+            words.pop()
+        subject = _SUBJECT_END.sub("", "".join(w for w, _ in words))
+        if 2 <= len(subject) <= MAX_TOPIC_CHARS and (span := _find(question, subject)):
+            return question[span[0]:span[1]]
     quoted = re.search(r"《[^》]+》|“[^”]+”", question)
     if quoted:
         return quoted.group()
@@ -105,7 +121,7 @@ def _topic(question: str, terms: Terms) -> str:
 
 def _substitute(new: str, previous: str, terms: Terms) -> tuple[str, str]:
     """Put the ellipsis `new` into `previous`: in place of the term of the same shape (4G for 5G), or of the
-    modifier of a word both share (光纤用户 for 4G用户), else of the previous topic."""
+    modifier of a word both share (光纤用户 for 4G用户), else of the asked attribute (高度 for 面积)."""
     prev_terms = _content(previous, terms)
     new_terms = _content(new, terms)
     added = [t for t in new_terms if t not in prev_terms]
@@ -121,33 +137,53 @@ def _substitute(new: str, previous: str, terms: Terms) -> tuple[str, str]:
         before = [p for p in prev_terms if span and (q := _find(previous, p)) and q[1] == span[0]]
         if span and own and before and (q := _find(previous, before[0])):
             return previous[: q[0]] + new + previous[span[1]:], "swap-modifier"
-    topic = _topic(previous, terms)
-    if topic and (span := _find(previous, normalize(topic))):
-        return previous[: span[0]] + new + previous[span[1]:], "replace-topic"
+    # 高度呢 after 站房面积有多少: the asked attribute changes, the entity stays; the attribute is the
+    # last word before the interrogative.
+    wh = interrogative_at(previous)
+    attributes = [p for p in prev_terms if (q := _find(previous, p)) and (wh is None or q[1] <= wh)]
+    if attributes and (span := _find(previous, attributes[-1])):
+        return previous[: span[0]] + new + previous[span[1]:], "replace-attribute"
     return new + previous, "prepend"
+
+
+def _ellipsis(question: str) -> str | None:
+    """The X of "那X呢" / "X呢" / "还有X" (empty for 还有呢), or None when the question is not an ellipsis
+    (a full question that merely opens with 那 or 还有 has its own interrogative)."""
+    if not (_ELLIPSIS_HEAD.search(question) or _ELLIPSIS_TAIL.search(question)):
+        return None
+    core = _MARKS.sub("", _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", question)))
+    return None if interrogative_at(core) is not None else core
 
 
 def strength(question: str, terms: Terms) -> Strength:
     """How surely `question` needs the conversation to be understood."""
     content = _content(question, terms)
-    if _ELLIPSIS_HEAD.search(question) or _ELLIPSIS_TAIL.search(question):
+    if _ellipsis(question) is not None:
         return "strong" if len(content) <= 3 else "weak"
-    if len(content) <= 1:
+    if _ELLIPSIS_HEAD.match(question):  # 那接下来对这个网站有什么打算？
+        return "strong"
+    if _LEADING_ANAPHOR.match(question):
         return "strong"
     if _PRONOUN.search(question):
         return "strong" if len(content) <= 3 else "weak"
-    if _DEMONSTRATIVE.search(question):
+    # A short question after another is usually a follow-up ("为啥要改名？", "后面具体是以什么为引领的？"),
+    # but may stand alone: weak evidence, settled by whether it gets an answer on its own.
+    if _DEMONSTRATIVE.search(question) or len(content) <= 3 or len(question) <= MAX_SHORT_CHARS:
         return "weak"
     return "none"
 
 
 def rewrite(question: str, previous: str, terms: Terms) -> tuple[str, str]:
     """`question` made to stand on its own given the previous (resolved) question; returns (query, rule)."""
-    core = _MARKS.sub("", _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", question)))
-    if _ELLIPSIS_HEAD.search(question) or _ELLIPSIS_TAIL.search(question):
+    split = _ELLIPSIS_THEN_QUESTION.match(question)
+    if split and (topic := _topic(previous, terms)):
+        return _substitute(split.group(1), topic, terms)[0] + split.group(2), "ellipsis-then-question"
+    core = _ellipsis(question)
+    if core is not None:
         if not core:  # 还有呢？ asks the previous question again
             return previous, "repeat"
         return _substitute(core, previous, terms)
+    question = _ELLIPSIS_HEAD.sub("", question)
     topic = _topic(previous, terms)
     pronoun = _PRONOUN.search(question)
     if pronoun and topic:
@@ -170,7 +206,14 @@ def resolve(question: str, history: Sequence[Turn], terms: Terms, *, weak: bool 
         else:
             previous = turn.question
     level = strength(question, terms)
+    generic = is_generic(question, terms)
     if level == "none" or (level == "weak" and not weak):
-        return Resolution(question, level, "")
+        return Resolution(question, level, "", generic=generic)
     query, rule = rewrite(question, previous, terms)
-    return Resolution(query, level, rule, history[-1].passage_ids if rule else ())
+    return Resolution(query, level, rule, history[-1].passage_ids if rule else (), generic)
+
+
+def is_generic(question: str, terms: Terms) -> bool:
+    """Whether the question names nothing specific: no entity, figure, identifier or quotation, and at
+    most two content words ("强调的是什么思路？", "叫什么名字？在哪儿？")."""
+    return not (terms.query(question).entities or anchors(question)) and len(_content(question, terms)) <= 2

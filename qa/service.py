@@ -275,18 +275,23 @@ class QAService:
         """Resolve a follow-up against the conversation (qa.conversation), then retrieve.
 
         On weak evidence of dependence ("这封信是写给谁的" has a demonstrative but stands on its own)
-        the question is tried alone first and rewritten only if the passages it finds do not answer it.
+        the question is tried alone first, and the rewrite is used only if the question alone gets no
+        answer and the rewrite does.
         """
         state = self.state
         mode = mode or self.settings.default_mode
         resolution = resolve(question, history, state.terms)
         result = state.retriever.search(resolution.question, k, mode, filters, resolution.prior)
-        if resolution.strength == "weak" and not resolution.rewritten:
-            if not state.decider(question, result.hits, mode).answerable:
-                rewritten = resolve(question, history, state.terms, weak=True)
-                if rewritten.rewritten:
-                    resolution = rewritten
-                    result = state.retriever.search(rewritten.question, k, mode, filters, rewritten.prior)
+        if resolution.strength == "weak":
+            alone = state.decider(question, result.hits, mode)
+            rewritten = resolve(question, history, state.terms, weak=True)
+            if rewritten.rewritten and (resolution.generic or not alone.answerable):
+                candidate = state.retriever.search(rewritten.question, k, mode, filters, rewritten.prior)
+                resolved = state.decider(rewritten.question, candidate.hits, mode)
+                # On weak evidence the rewrite must earn its place: its passages must answer it, and a
+                # question that names something specific keeps its own answer when it has one.
+                if resolved.answerable and (not alone.answerable or resolved.confidence > alone.confidence):
+                    resolution, result = rewritten, candidate
         return Retrieved(state, result, resolution, mode)
 
     def answer_stream(self, retrieved: Retrieved) -> Iterator[str | AskResult]:

@@ -162,6 +162,12 @@ class Terms:
                 found.append(word)
         return list(dict.fromkeys(found))
 
+    def tagged(self, text: str) -> list[tuple[str, str | None]]:
+        """The words of a short text (a question) with their dictionary part-of-speech tags (None: untagged)."""
+        norm = normalize(text)
+        words = [*self._jieba.cut(norm[:MAX_HMM_CHARS]), *self._jieba.cut(norm[MAX_HMM_CHARS:], HMM=False)]
+        return [(w, self._pos.word_tag_tab.get(w)) for w in words]
+
     def fingerprint(self) -> str:
         """Changes when the dictionaries or stop words change (they alter the index)."""
         return self._fingerprint

@@ -20,7 +20,6 @@ def terms() -> Terms:
     ("徐汇区有什么项目", "那虹口区呢", "虹口区有什么项目", "substitute"),
     ("4G用户占全市移动电话的比例是多少", "那光纤用户呢", "光纤用户占全市移动电话的比例是多少", "swap-modifier"),
     ("《战国无双3》是由哪两个公司合作开发的？", "它是哪年发行的？", "《战国无双3》是哪年发行的？", "pronoun"),
-    ("智慧城市顶层设计有什么安排", "由谁负责？", "智慧城市顶层设计由谁负责？", "prepend-topic"),
     ("5G覆盖哪些区域", "还有呢？", "5G覆盖哪些区域", "repeat"),
 ])
 def test_follow_ups_are_rewritten_from_the_previous_question(terms, first, follow_up, resolved, rule):
@@ -41,6 +40,13 @@ def test_a_demonstrative_is_weak_evidence_and_only_rewritten_when_asked(terms):
     assert strength("这封信是写给谁的", terms) == "weak"
     assert resolve("这封信是写给谁的", history, terms).question == "这封信是写给谁的"
     assert resolve("这封信是写给谁的", history, terms, weak=True).rewritten
+
+
+def test_a_short_question_is_weak_evidence_rewritten_with_the_previous_topic(terms):
+    history = [Turn("智慧城市顶层设计有什么安排", ("p1",))]
+    assert resolve("由谁负责？", history, terms).question == "由谁负责？"
+    r = resolve("由谁负责？", history, terms, weak=True)
+    assert (r.question, r.rule, r.strength, r.prior) == ("智慧城市顶层设计由谁负责？", "prepend-topic", "weak", ("p1",))
 
 
 def test_a_chain_of_follow_ups_keeps_its_topic(terms):

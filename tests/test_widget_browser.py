@@ -3,6 +3,9 @@
 Tests on the real model are marked slow; those that only need the pages (docs offline, the
 demo page with keys, the widget's rendering of crafted answers) run on the fake embedder.
 Screenshots are written to the test's temporary folder (pytest --basetemp=DIR keeps them).
+
+The widget asks POST /ask/stream (Server-Sent Events: passages, tokens, answer); crafted answers are
+served to it as such a stream.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pytest
 
 from qa.api import create_app
 from qa.config import Settings
+from qa.evaluation.scripted_llm import Script, ScriptedLLM
 from tests.conftest import FIXTURE_CORPUS, FakeEncoder, serving
 
 pytestmark = [pytest.mark.browser]
@@ -66,11 +70,54 @@ def browser():
         b.close()
 
 
+STREAM = "/ask/stream"
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    """(event, JSON data) of a text/event-stream body, comments skipped."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = [line.split(":", 1) for line in block.split("\n") if line and not line.startswith(":")]
+        name = next((v.strip() for k, v in fields if k == "event"), "message")
+        data = "\n".join(v[1:] if v.startswith(" ") else v for k, v in fields if k == "data")
+        if data:
+            events.append((name, json.loads(data)))
+    return events
+
+
+def sse_body(*events: tuple[str, dict]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events)
+
+
+def _stream_of(answer: dict) -> str:
+    """What /ask/stream sends for `answer` from the extractive answerer: its passages, then the answer."""
+    passages = {k: answer[k] for k in ("question", "index_version", "passages", "took_ms")}
+    return sse_body(("passages", {**passages, "resolved_question": answer.get("resolved_question", "q")}),
+                    ("answer", answer))
+
+
+def _fulfil_stream(body: str):
+    return lambda route: route.fulfill(body=body, content_type="text/event-stream")
+
+
 def _ask(page, question: str) -> dict:
-    with page.expect_response(lambda r: r.url.endswith("/ask")) as info:
+    """Ask through the widget; the `answer` event's body, or the JSON body of an error response."""
+    with page.expect_response(lambda r: r.url.endswith(STREAM)) as info:
         page.fill(".qaw-input", question)
         page.press(".qaw-input", "Enter")
-    return info.value.json()
+    response = info.value
+    if response.status != 200:
+        return response.json()
+    answers = [data for name, data in sse_events(response.text()) if name == "answer"]
+    assert len(answers) == 1, response.text()
+    return answers[0]
+
+
+def _sent(page) -> list[dict]:
+    """The JSON bodies of every /ask/stream request the page makes from now on."""
+    bodies: list[dict] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data)) if r.url.endswith(STREAM) else None)
+    return bodies
 
 
 @slow
@@ -131,7 +178,7 @@ def test_oversized_question_and_server_down_show_errors(server, browser):
     response = _ask(page, "问" * 600)
     assert response["error"] == "invalid_request"
     assert "问题太长了" in page.wait_for_selector(".qaw-error").inner_text()
-    page.route("**/ask", lambda route: route.abort())
+    page.route("**/ask/stream", lambda route: route.abort())
     page.fill(".qaw-input", "5G覆盖哪些区域")
     page.press(".qaw-input", "Enter")
     page.wait_for_function("document.querySelectorAll('.qaw-error').length >= 2")
@@ -218,7 +265,7 @@ def test_demo_page_works_when_keys_are_required(page_service, browser):
         page.wait_for_selector(".qaw-chip")  # /suggestions answered: the widget sent the demo key
         page.wait_for_function("!document.getElementById('docs').textContent.includes('加载中')")
         assert "无法加载" not in page.inner_text("#docs")
-        with page.expect_response(lambda r: r.url.endswith("/ask")) as info:
+        with page.expect_response(lambda r: r.url.endswith(STREAM)) as info:
             page.fill(".qaw-input", "5G覆盖哪些区域")
             page.press(".qaw-input", "Enter")
         assert info.value.status == 200
@@ -248,7 +295,7 @@ def _crafted_answer(doc_id: str, text: str, short: dict | None) -> dict:
 def test_document_ids_that_are_object_properties_open_their_source(page_server, browser, doc_id):
     text = "本市5G网络覆盖主要区域。"
     page = browser.new_page()
-    page.route("**/ask", lambda route: route.fulfill(json=_crafted_answer(doc_id, text, None)))
+    page.route("**/ask/stream", _fulfil_stream(_stream_of(_crafted_answer(doc_id, text, None))))
     page.route(f"**/documents/{doc_id}", lambda route: route.fulfill(json={
         "doc_id": doc_id, "title": "构造", "doc_number": None, "issuer": None, "recipient": None, "date": None,
         "source": None, "text": text}))
@@ -266,14 +313,21 @@ def test_short_answer_in_bold_and_the_reason_for_declining(page_server, browser)
     declined = {"question": "q", "answer": "未找到答案", "short_answer": None, "answerable": False, "confidence": 0.1,
                 "reason": "文件中没有提到出租车价格。", "index_version": "v", "passages": [], "answer_citations": [],
                 "timings": {}, "took_ms": 1.0}
-    replies = iter([_crafted_answer("letter", text, short), declined])
+    replies = iter([_crafted_answer("letter", text, short), declined, declined])
     page = browser.new_page()
-    page.route("**/ask", lambda route: route.fulfill(body=json.dumps(next(replies)), content_type="application/json"))
+    page.route("**/ask/stream", lambda route: route.fulfill(body=_stream_of(next(replies)),
+                                                            content_type="text/event-stream"))
+    sent = _sent(page)
     page.goto(page_server + "/")
     _ask(page, "5G覆盖哪些区域")
     assert page.wait_for_selector(".qaw-short strong").inner_text() == "主要区域"
     _ask(page, "出租车起步价")
     assert "文件中没有提到出租车价格。" in page.wait_for_selector(".qaw-noanswer .qaw-reason").inner_text()
+    # A declined turn is part of the conversation too, citing nothing.
+    _ask(page, "那地铁呢？")
+    assert "history" not in sent[0]
+    assert sent[2]["history"] == [{"question": "5G覆盖哪些区域", "passage_ids": ["letter#p1"]},
+                                  {"question": "出租车起步价", "passage_ids": []}]
     page.close()
 
 
@@ -292,8 +346,195 @@ def test_data_filters_restrict_what_the_widget_asks(page_server, browser, attrib
     page.route(page_server + "/filtered.html", lambda route: route.fulfill(body=html, content_type="text/html"))
     page.goto(page_server + "/filtered.html")
     page.wait_for_selector(".qaw-input")
-    with page.expect_request(lambda r: r.url.endswith("/ask")) as info:
+    with page.expect_request(lambda r: r.url.endswith(STREAM)) as info:
         page.fill(".qaw-input", "5G覆盖哪些区域")
         page.press(".qaw-input", "Enter")
     assert json.loads(info.value.post_data)["filters"] == sent
+    page.close()
+
+
+@slow
+def test_follow_up_question_sends_the_conversation_and_new_conversation_forgets_it(server, browser):
+    page = browser.new_page()
+    sent = _sent(page)
+    page.goto(server + "/")
+    page.wait_for_selector(".qaw-input")
+    first = _ask(page, "5G覆盖哪些区域")
+    assert first["answerable"] and first["resolved_question"] == "5G覆盖哪些区域"
+    page.wait_for_selector(".qaw-answer")
+    assert page.locator(".qaw-resolved").count() == 0  # a question that stands alone: no rewrite shown
+
+    second = _ask(page, "那4G呢？")
+    cited = list(dict.fromkeys(c["passage_id"] for c in first["answer_citations"]))
+    assert "history" not in sent[0]
+    assert sent[1]["history"] == [{"question": "5G覆盖哪些区域", "passage_ids": cited}] and cited
+    assert second["resolved_question"] == "4G覆盖哪些区域"
+    page.wait_for_function("document.querySelectorAll('.qaw-answer').length === 2")
+    assert "4G" in page.locator(".qaw-answer").nth(1).inner_text()
+    # The rewritten query, under the user's question it came from.
+    assert page.inner_text(".qaw-resolved") == "按“4G覆盖哪些区域”检索"
+    assert page.evaluate("document.querySelector('.qaw-resolved').previousElementSibling.textContent") == "那4G呢？"
+
+    page.click("text=新对话")
+    assert page.locator(".qaw-user, .qaw-answer, .qaw-resolved").count() == 0
+    assert page.locator(".qaw-log .qaw-msg").count() == 1  # only the greeting
+    assert page.evaluate("document.activeElement.classList.contains('qaw-input')")
+    third = _ask(page, "那4G呢？")
+    assert "history" not in sent[2] and third["resolved_question"] == "那4G呢？"
+    page.close()
+
+
+def test_history_keeps_the_last_ten_turns(page_server, browser):
+    text = "本市5G网络覆盖主要区域。"
+    page = browser.new_page()
+    page.route("**/ask/stream", _fulfil_stream(_stream_of(_crafted_answer("letter", text, None))))
+    sent = _sent(page)
+    page.goto(page_server + "/")
+    for i in range(12):
+        _ask(page, f"问题{i}")
+        page.wait_for_function(f"document.querySelectorAll('.qaw-answer').length === {i + 1}")
+    assert [len(body.get("history", [])) for body in sent] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]
+    assert [t["question"] for t in sent[-1]["history"]] == [f"问题{i}" for i in range(1, 11)]
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("events", "shown"),
+    [
+        ([("error", {"error": "internal_error", "message": "处理问题时出错，请稍后重试", "request_id": "r"})],
+         "处理问题时出错，请稍后重试"),
+        ([("token", {"text": "半句"})], "连接中断"),  # the stream ended without its answer
+    ],
+)
+def test_a_stream_that_fails_after_it_started_says_so(page_server, browser, events, shown):
+    answer = _crafted_answer("letter", "本市5G网络覆盖主要区域。", None)
+    passages = {k: answer[k] for k in ("question", "index_version", "passages", "took_ms")}
+    body = sse_body(("passages", {**passages, "resolved_question": "q"}), *events)
+    page = browser.new_page()
+    page.route("**/ask/stream", _fulfil_stream(body))
+    sent = _sent(page)
+    page.goto(page_server + "/")
+    page.wait_for_selector(".qaw-input")
+    page.fill(".qaw-input", "5G覆盖哪些区域")
+    page.press(".qaw-input", "Enter")
+    assert shown in page.wait_for_selector(".qaw-error").inner_text()
+    assert page.locator(".qaw-draft, .qaw-answer").count() == 0  # no half answer left standing
+    assert page.is_enabled(".qaw-send")
+    # A failed turn is not part of the conversation.
+    page.route("**/ask/stream", _fulfil_stream(_stream_of(answer)))
+    _ask(page, "那4G呢？")
+    assert "history" not in sent[-1]
+    page.close()
+
+
+def test_generator_note_and_crafted_generated_answer(page_server, browser):
+    """A generated answer's markers (also [1,2] and 【2】) open their passages; failed sentences are struck."""
+    first, second = "本市5G网络覆盖主要区域。", "全市4G用户占比87%。"
+    answer = _crafted_answer("letter", first, None)
+    p2 = {**answer["passages"][0], "id": "letter#p2", "rank": 2, "text": second,
+          "citation": {**answer["passages"][0]["citation"], "start": 20, "end": 20 + len(second)}}
+    generated = {**answer, "generator": "llm", "passages": [answer["passages"][0], p2],
+                 "answer": "5G覆盖主要区域[1,2]。4G用户占87%【2】。<b>不是标签</b>",
+                 "answer_citations": [
+                     {"marker": 1, "passage_id": "letter#p1", "doc_id": "letter", "start": 0, "end": len(first),
+                      "text": first},
+                     {"marker": 2, "passage_id": "letter#p2", "doc_id": "letter", "start": 20,
+                      "end": 20 + len(second), "text": second}],
+                 "verification": [
+                     {"text": "5G覆盖主要区域[1,2]。", "markers": [1, 2], "status": "supported", "note": None},
+                     {"text": "全市有9亿人[1]。", "markers": [1], "status": "unsupported", "note": "所引资料中没有 9"},
+                     {"text": "据说如此。", "markers": [], "status": "uncited", "note": "没有标注引用"}]}
+    fallback = {**answer, "generator": "extractive", "generator_note": "大模型超时，已改用原文摘录。"}
+    replies = iter([generated, fallback])
+    page = browser.new_page()
+    page.route("**/ask/stream", lambda route: route.fulfill(body=_stream_of(next(replies)),
+                                                            content_type="text/event-stream"))
+    sent = _sent(page)
+    page.goto(page_server + "/")
+    _ask(page, "5G覆盖哪些区域")
+    node = page.wait_for_selector(".qaw-answer")
+    assert node.inner_text() == "5G覆盖主要区域[1][2]。4G用户占87%[2]。<b>不是标签</b>"
+    assert page.locator(".qaw-answer b").count() == 0
+    assert page.locator(".qaw-answer .qaw-marker").all_inner_texts() == ["[1]", "[2]", "[2]"]
+    assert page.locator(".qaw-unverified").all_inner_texts() == ["全市有9亿人。", "据说如此。"]
+    assert "（未通过核对，已移除：所引资料中没有 9）" in page.inner_text(".qaw-removed")
+    assert page.locator(".qaw-note").count() == 0
+    _ask(page, "4G呢")
+    assert sent[1]["history"] == [{"question": "5G覆盖哪些区域", "passage_ids": ["letter#p1", "letter#p2"]}]
+    assert page.wait_for_selector(".qaw-note").inner_text() == "大模型超时，已改用原文摘录。"
+    assert page.locator(".qaw-unverified").count() == 2  # the extractive answer has none of its own
+    page.close()
+
+
+LLM_REPLY = "5G试验网已覆盖虹桥商务区、虹口北外滩等区域[1]。上海的GDP超过3万亿元[1]。"
+
+
+@pytest.fixture(scope="module")
+def llm_server(real_service):
+    """The real model and index, answering through the scripted LLM: six pieces, 0.15 s apart."""
+    from qa.service import QAService
+
+    with ScriptedLLM(Script(reply=LLM_REPLY, chunks=6, chunk_delay=0.15)) as llm:
+        settings = real_service.settings.updated(llm_base_url=llm.base_url, llm_model="scripted")
+        service = QAService(settings, real_service.encoder, real_service.state.built)
+        with serving(create_app(service=service)) as base:
+            yield base
+
+
+@slow
+def test_streamed_llm_answer_appears_as_written_then_verified(llm_server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(llm_server + "/")
+    page.wait_for_selector(".qaw-input")
+    with page.expect_response(lambda r: r.url.endswith(STREAM)) as info:
+        page.fill(".qaw-input", "5G覆盖哪些区域")
+        page.press(".qaw-input", "Enter")
+    # While the LLM writes: its words in the pending bubble, as plain text, before any answer is rendered.
+    partial = page.wait_for_function(
+        """() => {
+             const d = document.querySelector('.qaw-draft');
+             return d && d.textContent.includes('5G试验网') && !document.querySelector('.qaw-answer, .qaw-marker')
+               && d.textContent;
+           }""", polling=20).json_value()
+    assert LLM_REPLY.startswith(partial) and partial != LLM_REPLY
+    page.screenshot(path=str(tmp_path / "widget-llm-streaming.png"))
+
+    answer = page.wait_for_selector(".qaw-answer")
+    events = sse_events(info.value.text())
+    assert [name for name, _ in events] == ["passages"] + ["token"] * 6 + ["answer"]
+    assert "".join(data["text"] for name, data in events if name == "token") == LLM_REPLY
+    body = events[-1][1]
+    assert body["generator"] == "llm"
+    assert answer.inner_text() == "5G试验网已覆盖虹桥商务区、虹口北外滩等区域[1]。"
+    assert page.locator(".qaw-draft").count() == 0
+    # The verified sentence keeps its [1]: it opens the cited passage.
+    page.click(".qaw-answer .qaw-marker")
+    page.wait_for_selector(".qaw-dialog:not([hidden]) mark")
+    assert page.inner_text(".qaw-dialog mark") == body["answer_citations"][0]["text"]
+    assert "虹桥商务区" in page.inner_text(".qaw-dialog mark")
+    page.keyboard.press("Escape")
+    # The sentence that failed verification is shown struck through, with the reason.
+    assert page.locator(".qaw-unverified").all_inner_texts() == ["上海的GDP超过3万亿元。"]
+    assert "未通过核对，已移除：所引资料中没有 3" in page.inner_text(".qaw-removed")
+    assert page.evaluate("document.querySelector('.qaw-unverified').tagName") == "DEL"
+    page.screenshot(path=str(tmp_path / "widget-llm.png"))
+    page.close()
+
+
+@slow
+def test_new_conversation_while_an_answer_streams_drops_it(llm_server, browser):
+    page = browser.new_page()
+    sent = _sent(page)
+    page.goto(llm_server + "/")
+    page.wait_for_selector(".qaw-input")
+    page.fill(".qaw-input", "5G覆盖哪些区域")
+    page.press(".qaw-input", "Enter")
+    page.wait_for_selector(".qaw-draft")
+    page.click("text=新对话")
+    assert page.is_enabled(".qaw-send") and page.locator(".qaw-log .qaw-msg").count() == 1
+    page.wait_for_timeout(1500)  # longer than the rest of the scripted reply: nothing comes back from it
+    assert page.locator(".qaw-log .qaw-msg").count() == 1
+    _ask(page, "4G用户占全市移动电话的比例是多少")
+    page.wait_for_selector(".qaw-answer, .qaw-noanswer")
+    assert "history" not in sent[-1]  # the abandoned question never joined the conversation
     page.close()

@@ -61,6 +61,8 @@
     ".qaw-root{--qaw-accent:#b3261e;--qaw-fg:#1f1f1f;--qaw-muted:#5f6368;--qaw-bg:#fff;--qaw-soft:#f5f3f0;",
     "font:15px/1.6 system-ui,-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;color:var(--qaw-fg)}",
     ".qaw-root *{box-sizing:border-box}",
+    /* Inline, the panel fills its container (when that has a height) and the log scrolls inside it. */
+    ".qaw-root.qaw-embedded{height:100%}",
     ".qaw-launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;",
     "background:var(--qaw-accent);color:#fff;padding:12px 20px;font:inherit;font-weight:600;cursor:pointer;",
     "box-shadow:0 4px 16px rgba(0,0,0,.25)}",
@@ -263,7 +265,7 @@
   Widget.prototype.build = function (mount) {
     var self = this;
     var uid = "qaw" + Math.random().toString(36).slice(2, 8);
-    this.root = el("div", { class: "qaw-root" });
+    this.root = el("div", { class: "qaw-root" + (this.floating ? "" : " qaw-embedded") });
     this.log = el("div", { class: "qaw-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "对话记录" });
     this.input = el("textarea", {
       class: "qaw-input", id: uid + "-q", rows: "1", placeholder: "请输入问题，例如：5G覆盖哪些区域",
@@ -396,9 +398,9 @@
         draft.appendData(String(data.text || ""));
         self.log.scrollTop = self.log.scrollHeight;
       } else if (name === "answer") {
-        answered = true;
         self.renderAnswer(pending, data);
         self.remember(question, data);
+        answered = true;
         self.log.scrollTop = self.log.scrollHeight;
       } else if (name === "error") {
         failure = data;
@@ -507,7 +509,9 @@
     MARKERS.lastIndex = 0;
     while ((match = MARKERS.exec(text)) !== null) {
       if (match.index > at) answer.appendChild(document.createTextNode(text.slice(at, match.index)));
-      (match[1] || match[2] || match[3]).match(/\d+/g).forEach(function (digits) {
+      var numbers = (match[1] || match[2] || match[3]).match(/\d+/g);
+      if (!numbers) answer.appendChild(document.createTextNode(match[0]));
+      (numbers || []).forEach(function (digits) {
         var n = Number(digits), c = cited[n], p = byRank[n];
         answer.appendChild(c && p ? self.marker(n, p, c.start, c.end) : document.createTextNode("[" + n + "]"));
       });
