@@ -163,7 +163,8 @@ def main() -> None:
         md_table(by_kind, ["kind", "pairs", "hit@1 with history", "hit@1 without", "hit@1 human rewrite"]),
         "## history_boost sweep", "", md_table(sweep),
         "## Questions that stand on their own, after an unrelated turn", "", md_table(controls),
-        "## Misses on the dev pairs (the ones the rules were developed on)", "", md_table(misses, ["id", "corpus", "kind", "resolved", "rule", "without"]),
+        "## Misses on the dev pairs (the ones the rules were developed on)", "",
+        md_table(misses, ["id", "corpus", "kind", "resolved", "rule", "without"]),
     ])
     write_report("followups", {"boost": best, "held_out": held_out, "by_kind": by_kind, "sweep": sweep,
                                "controls": controls, "rows": rows}, md)

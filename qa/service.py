@@ -78,16 +78,21 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answer
     return MetadataAnswerer({d.doc_id: d for d in built.documents}, extractive)
 
 
-def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
-                   encoder: Encoder, terms: Terms, built: BuiltIndex) -> Answerer:
-    """The LLM answerer over `decider`, verifying with this index's term statistics and embedder."""
+def make_verifier(settings: Settings, encoder: Encoder, terms: Terms, built: BuiltIndex,
+                  position: dict[str, int]) -> Verifier:
+    """Checks generated sentences with this index's term statistics and the service's embedder."""
 
     def similarity(sentence: str, positions: list[int]) -> np.ndarray:
         return built.dense.scores_for(encoder.encode_queries([sentence])[0], np.array(positions, dtype=np.int64))
 
-    verifier = Verifier(terms, built.sparse, similarity, retriever.position,
-                        Thresholds(settings.verify_coverage, settings.verify_coverage_with_similarity,
-                                   settings.verify_similarity))
+    return Verifier(terms, built.sparse, similarity, position, Thresholds(
+        settings.verify_coverage, settings.verify_coverage_with_similarity, settings.verify_similarity))
+
+
+def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
+                   encoder: Encoder, terms: Terms, built: BuiltIndex) -> Answerer:
+    """The LLM answerer over `decider`, verifying against this index."""
+    verifier = make_verifier(settings, encoder, terms, built, retriever.position)
     return GeneratingAnswerer(decider, client, verifier, {d.doc_id: d for d in built.documents}, settings.llm_passages)
 
 

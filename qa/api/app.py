@@ -32,7 +32,8 @@ DESCRIPTION = """
 中文文档检索问答服务：向量检索（FAISS）+ BM25（jieba 分词）融合，返回带精确引用（文档、章节路径、
 原文字符位置）的抽取式答案，完全离线运行。
 
-* `POST /ask` 提问，返回答案、引用段落与答案句子在原文中的位置；
+* `POST /ask` 提问，返回答案、引用段落与答案句子在原文中的位置；可附 `history`（此前的问题及其引用段落）以理解追问；
+* `POST /ask/stream` 同上，以 Server-Sent Events 先返回段落，再（配置大模型时）逐段返回生成的答案，最后返回逐句核对后的完整结果；
 * `GET /search` 只检索段落；
 * `GET /documents/{doc_id}` 原文全文，`text[start:end]` 即引用内容。
 

@@ -7,8 +7,9 @@ sentence of its answer is checked against the passages its [n] markers name:
 - a figure (number, year, percentage) absent from the cited passages: `unsupported`
   (a wrong number is the costliest kind of error in an official document);
 - otherwise the sentence's words, weighted by the index's IDF as in retrieval, must
-  be covered by the cited passages (`coverage`), or nearly so with a close meaning
-  (`similarity`: the embedder's cosine between the sentence and a cited passage).
+  be covered by one place of a cited passage, a sentence or two adjacent ones
+  (`coverage`), or nearly so with a close meaning (`similarity`: the embedder's cosine
+  between the sentence and a cited passage).
 
 Only `supported` sentences stay in the answer; the response lists every verdict.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.chunking import sentence_spans
 from qa.schema import Hit, SentenceCheck
 from qa.sparse import SparseIndex
 from qa.text import Terms, normalize
@@ -58,6 +60,13 @@ def split_sentences(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+def _windows(text: str) -> list[str]:
+    """Each sentence of a passage and each pair of adjacent ones: a claim must be supported by one place
+    in the passage, not by words scattered over it (a swapped name or date is found elsewhere in it)."""
+    sentences = [text[s:e] for s, e in sentence_spans(text)] or [text]
+    return sentences + [a + b for a, b in zip(sentences, sentences[1:], strict=False)]
+
+
 class Verifier:
     """Checks sentences against passages of one index (its term statistics and its embedder)."""
 
@@ -84,7 +93,7 @@ class Verifier:
         source = normalize("".join(p.text for p in cited))
         figures = set(_FIGURE.findall(source))  # whole numbers: "3" is not found in "3252"
         missing = [f for f in _FIGURE.findall(normalize(claim)) if f not in figures]
-        coverage = self._coverage(claim, source)
+        coverage = max(self._coverage(claim, normalize(window)) for p in cited for window in _windows(p.text))
         similarity = float(self.similarity(claim, [self.position[p.id] for p in cited]).max())
         if missing:
             return SentenceCheck(sentence, markers, "unsupported", coverage, similarity,
