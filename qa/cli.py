@@ -175,10 +175,18 @@ def list_documents(as_json: Annotated[bool, typer.Option("--json", help="print J
 
 def _print_human(payload: dict) -> None:
     """The short answer first (bold), then the quoted sentences with their [n] markers; a decline says why."""
+    if payload["resolved_question"] != payload["question"]:
+        typer.echo(f"按“{payload['resolved_question']}”检索")
     if payload["answerable"]:
         if payload.get("short_answer"):
             typer.echo("简答：" + typer.style(payload["short_answer"]["text"], bold=True))
-        typer.echo(f"原文：{payload['answer']}")
+        label = "答案（大模型生成，已逐句核对）" if payload["generator"] == "llm" else "原文"
+        typer.echo(f"{label}：{payload['answer']}")
+        for check in payload["verification"]:
+            if check["status"] != "supported":
+                typer.echo(typer.style(f"未通过核对，已移除：{check['text']}（{check['note']}）", dim=True))
+        if payload.get("generator_note"):
+            typer.echo(f"说明：{payload['generator_note']}")
     else:
         typer.echo(f"答案：{payload['answer']}")
         if payload.get("reason"):
@@ -200,17 +208,23 @@ def ask(
     doc: Annotated[list[str] | None, typer.Option("--doc", help="only these documents (repeatable)")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="only documents dated on or after YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="only documents dated on or before YYYY-MM-DD")] = None,
+    after: Annotated[list[str] | None, typer.Option(
+        "--after", help="an earlier question of the conversation (repeatable, oldest first): "
+                        "asked first, so a follow-up such as 那4G呢？ is understood")] = None,
 ) -> None:
     """Ask one question against the built index."""
     from pydantic import ValidationError
 
     from qa.api.routes import ask_response
     from qa.api.schemas import AskRequest
+    from qa.conversation import Turn
     from qa.service import QAService
 
     try:
         filters = {"doc_ids": doc or [], "date_from": date_from, "date_to": date_to}
-        request = AskRequest.model_validate({"question": question, "top_k": k, "mode": mode, "filters": filters})
+        history = [{"question": q} for q in after or []]
+        request = AskRequest.model_validate({"question": question, "top_k": k, "mode": mode, "filters": filters,
+                                             "history": history})
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"invalid input: {reasons}", err=True)
@@ -218,9 +232,13 @@ def ask(
     settings = _settings()
     try:
         service = QAService.start(settings)
+        filtered = request.filters.to_filters() if request.filters else None
+        turns: list[Turn] = []
+        for turn in request.history:  # each earlier question is answered, as the chat would have, for its citations
+            cited = service.ask(turn.question, request.top_k, request.mode, filtered, turns).answer.spans
+            turns.append(Turn(turn.question, tuple(span.passage_id for span in cited)))
         started = time.perf_counter()
-        result = service.ask(request.question, request.top_k, request.mode,
-                             request.filters.to_filters() if request.filters else None)
+        result = service.ask(request.question, request.top_k, request.mode, filtered, turns)
     except QAError as exc:
         raise _fail(exc) from exc
     payload = ask_response(service, request.question, result, started).model_dump()

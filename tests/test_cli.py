@@ -51,3 +51,12 @@ def test_invalid_settings_exit_2_naming_the_variable(cli, monkeypatch):
     config.get_settings.cache_clear()
     result = cli.invoke(app, ["ask", "问题"])
     assert result.exit_code == 2 and "dense_weight" in result.output
+
+
+def test_a_follow_up_after_an_earlier_question(cli, real_service):
+    result = cli.invoke(app, ["ask", "那4G呢？", "--after", "5G覆盖哪些区域", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["resolved_question"] == "4G覆盖哪些区域" and "4G" in body["passages"][0]["text"]
+    human = cli.invoke(app, ["ask", "那4G呢？", "--after", "5G覆盖哪些区域"])
+    assert human.output.splitlines()[0] == "按“4G覆盖哪些区域”检索"

@@ -174,3 +174,35 @@ def test_llm_settings_go_together():
 ])
 def test_sentences_and_their_markers(text, expected):
     assert split_sentences(text) == expected
+
+
+def test_a_stream_waiting_on_the_llm_does_not_hold_a_slot(real_service, llm):
+    """With one slot and no queue, /search still answers while a stream waits on a slow LLM."""
+    import threading
+
+    import httpx
+
+    from qa.api import create_app
+    from tests.conftest import serving
+
+    settings = real_service.settings.updated(llm_base_url=llm.base_url, llm_model="scripted", max_concurrent=1,
+                                             max_queue=0, queue_timeout=0.1)
+    app = create_app(service=QAService(settings, real_service.encoder, real_service.state.built))
+    llm.script = Script(reply=FAITHFUL, chunks=5, chunk_delay=0.4)
+    with serving(app) as base:
+        events: list[str] = []
+
+        def read_stream() -> None:
+            with httpx.stream("POST", f"{base}/ask/stream", json={"question": QUESTION}, timeout=30) as response:
+                events.extend(line for line in response.iter_lines() if line.startswith("event: "))
+
+        calls = llm.calls
+        reader = threading.Thread(target=read_stream)
+        reader.start()
+        while llm.calls == calls and reader.is_alive():  # the stream has its passages and waits on the LLM
+            threading.Event().wait(0.02)
+        search = httpx.get(f"{base}/search", params={"q": QUESTION}, timeout=30)
+        still_streaming = reader.is_alive()
+        reader.join(timeout=30)
+    assert search.status_code == 200 and still_streaming
+    assert events[0] == "event: passages" and events[-1] == "event: answer"

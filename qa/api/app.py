@@ -33,7 +33,8 @@ DESCRIPTION = """
 原文字符位置）的抽取式答案，完全离线运行。
 
 * `POST /ask` 提问，返回答案、引用段落与答案句子在原文中的位置；可附 `history`（此前的问题及其引用段落）以理解追问；
-* `POST /ask/stream` 同上，以 Server-Sent Events 先返回段落，再（配置大模型时）逐段返回生成的答案，最后返回逐句核对后的完整结果；
+* `POST /ask/stream` 同上，以 Server-Sent Events 先返回段落，再（配置大模型时）逐段返回生成的答案，
+  最后返回逐句核对后的完整结果；
 * `GET /search` 只检索段落；
 * `GET /documents/{doc_id}` 原文全文，`text[start:end]` 即引用内容。
 
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # (the body is read before a slot is taken), keys + rate limit, then load shedding.
     app.add_middleware(
         ConcurrencyLimitMiddleware, paths=LIMITED_PATHS, limit=settings.max_concurrent,
-        queue=settings.max_queue, timeout=settings.queue_timeout,
+        queue=settings.max_queue, timeout=settings.queue_timeout, streams=frozenset({"/ask/stream"}),
     )
     app.add_middleware(
         AccessMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, rate_limit=settings.rate_limit,

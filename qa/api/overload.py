@@ -14,7 +14,7 @@ import math
 import threading
 from collections import deque
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.middleware import send_error
 
@@ -85,11 +85,18 @@ class Slots:
 
 
 class ConcurrencyLimitMiddleware:
-    """At most `limit` requests to `paths` in flight, `queue` more waiting up to `timeout` s."""
+    """At most `limit` requests to `paths` in flight, `queue` more waiting up to `timeout` s.
 
-    def __init__(self, app: ASGIApp, paths: frozenset[str], limit: int, queue: int, timeout: float) -> None:
+    A streamed answer (`streams`) holds its slot only until its first event, the passages: the CPU
+    work (retrieval) is done by then, and what follows is mostly waiting on an LLM, which may take
+    a minute and must not lock /ask and /search out meanwhile.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], limit: int, queue: int, timeout: float,
+                 streams: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.paths = paths
+        self.streams = streams
         self.slots = Slots(limit, queue)
         self.timeout = timeout
         self.retry_after = max(1, math.ceil(timeout))
@@ -104,7 +111,17 @@ class ConcurrencyLimitMiddleware:
             await send_error(send, 503, "overloaded", message, scope.get("state", {}).get("request_id"),
                              ((b"retry-after", str(self.retry_after).encode()),))
             return
+        held = True
+
+        async def send_releasing(message: Message) -> None:
+            nonlocal held
+            await send(message)
+            if held and message["type"] == "http.response.body" and message.get("body"):
+                held = False
+                self.slots.release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_releasing if scope.get("path") in self.streams else send)
         finally:
-            self.slots.release()
+            if held:
+                self.slots.release()

@@ -44,6 +44,7 @@ from qa.api.schemas import (
     SentenceCheckOut,
     ShortAnswerOut,
     StreamPassages,
+    StreamToken,
     clean_question,
 )
 from qa.schema import Hit
@@ -105,7 +106,7 @@ def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> Itera
             if isinstance(item, str):
                 if first_token is None:
                     first_token = round((time.perf_counter() - started) * 1000, 3)
-                yield ServerSentEvent(event="token", data={"text": item})
+                yield ServerSentEvent(event="token", data=StreamToken(text=item))
                 continue
             if first_token is not None:
                 item.search.timings["first_token"] = first_token

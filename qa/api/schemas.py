@@ -175,9 +175,9 @@ class AnswerCitation(BaseModel):
     marker: int = Field(..., description="答案中的 [n] 标记；n 为 passages 中的 rank")
     passage_id: str
     doc_id: str
-    start: int = Field(..., description="所引句子在原文中的起始字符位置")
+    start: int = Field(..., description="所引内容在原文中的起始字符位置：抽取式答案为所引句子，大模型答案为所引段落")
     end: int
-    text: str
+    text: str = Field(..., description="原文[start:end]")
 
     @classmethod
     def of(cls, span: AnswerSpan) -> AnswerCitation:
@@ -222,6 +222,12 @@ class SearchResponse(BaseModel):
     passages: list[PassageOut]
     timings: dict[str, float] = Field(..., description="各阶段耗时（毫秒）")
     took_ms: float
+
+
+class StreamToken(BaseModel):
+    """A piece of the answer as the LLM writes it (/ask/stream `token` events)."""
+
+    text: str
 
 
 class StreamPassages(BaseModel):
