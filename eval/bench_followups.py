@@ -86,7 +86,7 @@ def query_hit(dataset: Dataset, q: Query, p: Passage) -> bool:
     return passage_grade(q, p) > 0 if q.evidence else p.doc_id in dataset.qrels.get(q.id, {})
 
 
-def control(service: QAService, dataset: Dataset, queries: list[Query], rng: random.Random) -> dict:
+def control(service: QAService, dataset: Dataset, label: str, queries: list[Query], rng: random.Random) -> dict:
     same_top = same_answer = hits_alone = hits_after = 0
     for q in queries:
         other = rng.choice([o for o in queries if o.id != q.id])
@@ -97,7 +97,7 @@ def control(service: QAService, dataset: Dataset, queries: list[Query], rng: ran
         hits_alone += query_hit(dataset, q, alone.search.hits[0].passage)
         hits_after += query_hit(dataset, q, after.search.hits[0].passage)
     n = len(queries)
-    return {"dataset": dataset.name, "questions": n, "hit@1 alone": round(hits_alone / n, 4),
+    return {"questions": label, "n": n, "hit@1 alone": round(hits_alone / n, 4),
             "hit@1 after an unrelated turn": round(hits_after / n, 4), "same top passage": round(same_top / n, 4),
             "same answer": round(same_answer / n, 4)}
 
@@ -142,9 +142,10 @@ def main() -> None:
                for k in sorted({r["kind"] for r in rows})]
     rng = random.Random(7)
     service = services["letter"].with_settings(history_boost=best)
-    controls = [control(service, letter, [q for q in letter.queries if q.split == "test" and q.answerable], rng)]
+    controls = [control(service, letter, "letter, answerable, test split", [q for q in letter.queries
+                                                                           if q.split == "test" and q.answerable], rng)]
     held = [q for q in cmrc.queries if q.split == "test"]
-    controls.append(control(services["cmrc"].with_settings(history_boost=best), cmrc,
+    controls.append(control(services["cmrc"].with_settings(history_boost=best), cmrc, "CMRC, held-out half (sample)",
                             rng.sample(held, min(args.control, len(held))), rng))
     took = round(time.perf_counter() - started, 1)
     # Dev misses only: the rules were developed on the dev pairs; the test pairs stay unread.

@@ -177,7 +177,10 @@ def rewrite(question: str, previous: str, terms: Terms) -> tuple[str, str]:
     """`question` made to stand on its own given the previous (resolved) question; returns (query, rule)."""
     split = _ELLIPSIS_THEN_QUESTION.match(question)
     if split and (topic := _topic(previous, terms)):
-        return _substitute(split.group(1), topic, terms)[0] + split.group(2), "ellipsis-then-question"
+        query, how = _substitute(split.group(1), topic, terms)
+        if how not in ("substitute", "swap-modifier"):  # 第二年 does not replace 陈荣捷: it adds to it
+            query = topic + split.group(1)
+        return query + split.group(2), "ellipsis-then-question"
     core = _ellipsis(question)
     if core is not None:
         if not core:  # 还有呢？ asks the previous question again

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from qa.conversation import Turn
 from qa.filters import Filters
@@ -33,6 +33,8 @@ def clean_question(value: str) -> str:
 
 
 DocIdFilter = Annotated[str, Field(min_length=1, max_length=128)]
+QuestionText = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["5G覆盖哪些区域"],
+                                    json_schema_extra={"pattern": QUESTION_PATTERN}), AfterValidator(clean_question)]
 
 
 class FiltersIn(BaseModel):
@@ -63,16 +65,10 @@ class TurnIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, examples=["5G覆盖哪些区域"],
-                          json_schema_extra={"pattern": QUESTION_PATTERN})
+    question: QuestionText
     passage_ids: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
         default_factory=list, max_length=MAX_TURN_PASSAGES,
         description="该轮答案引用的段落 id（answer_citations[].passage_id）；未知的 id 被忽略")
-
-    @field_validator("question")
-    @classmethod
-    def _clean(cls, value: str) -> str:
-        return clean_question(value)
 
     def to_turn(self) -> Turn:
         return Turn(self.question, tuple(self.passage_ids))
@@ -85,30 +81,19 @@ class AskRequest(BaseModel):
             "examples": [
                 {"question": "5G覆盖哪些区域", "top_k": 5, "mode": "hybrid"},
                 {"question": "4G用户占全市移动电话的比例是多少"},
-                {"question": "那4G呢？", "history": [{"question": "5G覆盖哪些区域", "passage_ids": ["sheitc-2019-15#4"]}]},
+                {"question": "那4G呢？",
+                 "history": [{"question": "5G覆盖哪些区域", "passage_ids": ["sheitc-2019-15-p7-5"]}]},
             ]
         },
     )
 
-    question: str = Field(
-        ...,
-        min_length=1,
-        max_length=MAX_QUESTION_CHARS,
-        description="问题（中文或中英混合）",
-        examples=["5G覆盖哪些区域"],
-        json_schema_extra={"pattern": QUESTION_PATTERN},
-    )
+    question: QuestionText = Field(..., description="问题（中文或中英混合）")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="返回的段落数")
     mode: ModeField = Field("hybrid", description="检索方式：dense（向量）、bm25（关键词）或 hybrid（融合）")
     filters: FiltersIn | None = Field(None, description="只在符合条件的文档中检索（文档 id、文号、发文单位、日期范围）")
     history: list[TurnIn] = Field(
         default_factory=list, max_length=MAX_HISTORY_TURNS,
         description="此前的对话轮次（从早到晚，最多 10 轮）：用于理解“那4G呢？”“它是哪年建的？”这类追问")
-
-    @field_validator("question")
-    @classmethod
-    def _clean(cls, value: str) -> str:
-        return clean_question(value)
 
 
 class StageScoreOut(BaseModel):
