@@ -234,14 +234,15 @@ def ask(
         service = QAService.start(settings)
         filtered = request.filters.to_filters() if request.filters else None
         turns: list[Turn] = []
-        for turn in request.history:  # each earlier question is answered, as the chat would have, for its citations
-            cited = service.ask(turn.question, request.top_k, request.mode, filtered, turns).answer.spans
-            turns.append(Turn(turn.question, tuple(span.passage_id for span in cited)))
+        for turn in request.history:  # each earlier question's extractive citations, as the chat would have sent
+            earlier = service.retrieve(turn.question, request.top_k, request.mode, filtered, turns)
+            cited = earlier.state.decider(earlier.resolution.question, earlier.search.hits, earlier.mode).spans
+            turns.append(Turn(turn.question, tuple(span.passage_id for span in cited), earlier.resolution.question))
         started = time.perf_counter()
         result = service.ask(request.question, request.top_k, request.mode, filtered, turns)
     except QAError as exc:
         raise _fail(exc) from exc
-    payload = ask_response(service, request.question, result, started).model_dump()
+    payload = ask_response(request.question, result, started).model_dump()
     if as_json:
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
         typer.echo()

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     milvus_collection: str = Field("qa_passages", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     user_dicts: list[Path] = Field(default_factory=list, description="extra jieba user dictionaries")
     # Chosen on the dev half of eval/datasets/followups (eval/reports/followups.md).
-    history_boost: float = Field(0.0, ge=0.0, le=5.0, description="added to the fused score of the passages the "
+    history_boost: float = Field(0.5, ge=0.0, le=5.0, description="added to the fused score of the passages the "
                                  "previous answer cited, for a follow-up question (hybrid mode)")
 
     # --- answering ---------------------------------------------------------
@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     llm_passages: int = Field(5, ge=1, le=20, description="top passages given to the LLM, numbered [1]..[n]")
     llm_breaker_failures: int = Field(3, ge=1, le=100, description="failed generations in a row that open the circuit")
     llm_breaker_reset: float = Field(30.0, gt=0, le=3600, description="seconds the circuit stays open")
+    llm_concurrency: int = Field(8, ge=1, le=256, description="generations in flight; beyond, the extractive answer")
     # Verification of generated sentences (qa.generation.verify; eval/reports/verification.md chose them).
     verify_coverage: float = Field(0.8, ge=0, le=1, description="word coverage that supports a sentence on its own")
     verify_coverage_with_similarity: float = Field(0.5, ge=0, le=1)

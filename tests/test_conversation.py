@@ -97,3 +97,15 @@ def test_a_bad_history_is_a_422_naming_the_field(client, history, field):
     response = client.post("/ask", json={"question": "那4G呢？", "history": history})
     assert response.status_code == 422
     assert field in [d["field"] for d in response.json()["details"]]
+
+
+def test_a_turn_carries_the_services_own_rewrite_forward(terms):
+    history = [Turn("智慧城市顶层设计有什么安排"), Turn("由谁负责？", (), "智慧城市顶层设计由谁负责？")]
+    assert resolve("它什么时候完成？", history, terms).question.startswith("智慧城市顶层设计")
+
+
+def test_resolved_question_in_a_turn_is_validated(client):
+    response = client.post("/ask", json={"question": "那4G呢？", "history": [
+        {"question": "5G覆盖哪些区域", "resolved_question": "x" * 600}]})
+    assert response.status_code == 422
+    assert "history.0.resolved_question" in [d["field"] for d in response.json()["details"]]

@@ -119,6 +119,7 @@ def test_the_circuit_opens_after_repeated_failures_and_stops_calling(real_servic
     calls = llm.calls
     body = client.post("/ask", json={"question": QUESTION}).json()
     assert llm.calls == calls, "an open circuit must not call the LLM"
+    assert client.get("/health").json()["llm"] == "open"
     assert body["generator"] == "extractive" and "暂时不可用" in body["generator_note"]
 
 
@@ -206,3 +207,99 @@ def test_a_stream_waiting_on_the_llm_does_not_hold_a_slot(real_service, llm):
         reader.join(timeout=30)
     assert search.status_code == 200 and still_streaming
     assert events[0] == "event: passages" and events[-1] == "event: answer"
+
+
+def _finishes(fn, seconds: float = 10.0) -> bool:
+    """Whether `fn` returns: a regex that backtracks exponentially never does on these inputs."""
+    import threading
+
+    done = threading.Event()
+    threading.Thread(target=lambda: (fn(), done.set()), daemon=True).start()
+    return done.wait(seconds)
+
+
+def test_an_unclosed_or_huge_marker_neither_hangs_nor_fails(client, llm):
+    assert _finishes(lambda: split_sentences("甲[" + "1" * 40 + "。乙[1]。"))
+    body = _ask(client, llm, FAITHFUL + "乙[" + "9" * 5000 + "]。")
+    assert body["generator"] == "llm" and body["answer"] == FAITHFUL
+
+
+def test_a_crafted_history_question_does_not_hang_resolution(real_service):
+    from qa.conversation import Turn, resolve
+
+    assert _finishes(lambda: resolve("它是哪年建的？", [Turn("总共" * 250 + "甲是什么")], real_service.state.terms))
+
+
+def test_generations_in_flight_are_bounded(real_service, llm):
+    """Beyond llm_concurrency a question gets the extractive answer at once, saying why."""
+    import threading
+
+    client = _client(real_service, llm, llm_concurrency=1)
+    llm.script = Script(reply=FAITHFUL, chunks=4, chunk_delay=1.0)
+    calls = llm.calls
+    slow = threading.Thread(target=lambda: client.post("/ask", json={"question": QUESTION}))
+    slow.start()
+    while llm.calls == calls and slow.is_alive():
+        threading.Event().wait(0.02)
+    body = client.post("/ask", json={"question": QUESTION}).json()
+    slow.join()
+    assert body["generator"] == "extractive" and "上限" in body["generator_note"]
+
+
+def test_a_client_leaving_a_stream_ends_its_generation(real_service, llm):
+    """Closing the connection mid-stream frees the generation slot: the next question gets an LLM answer."""
+    import time
+
+    import httpx
+
+    from qa.api import create_app
+    from tests.conftest import serving
+
+    settings = real_service.settings.updated(llm_base_url=llm.base_url, llm_model="scripted", llm_concurrency=1)
+    app = create_app(service=QAService(settings, real_service.encoder, real_service.state.built))
+    with serving(app) as base:
+        llm.script = Script(reply=FAITHFUL * 20, chunks=200, chunk_delay=0.2)  # 40 s if read to the end
+        with httpx.stream("POST", f"{base}/ask/stream", json={"question": QUESTION}, timeout=30) as response:
+            assert any(line == "event: token" for line in response.iter_lines())
+        llm.script = Script(reply=FAITHFUL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            body = httpx.post(f"{base}/ask", json={"question": QUESTION}, timeout=30).json()
+            if body["generator"] == "llm":
+                break
+            time.sleep(0.2)
+    assert body["generator"] == "llm", body["generator_note"]
+
+
+def test_a_failure_after_the_passages_is_an_error_event(real_service, monkeypatch):
+    service = QAService(real_service.settings, real_service.encoder, real_service.state.built)
+
+    def broken(retrieved):
+        raise RuntimeError("boom")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(service, "answer_stream", broken)
+    events = _events(make_client(service).post("/ask/stream", json={"question": QUESTION}))
+    assert [name for name, _ in events] == ["passages", "error"]
+    assert events[1][1]["error"] == "internal_error" and "boom" not in json.dumps(events[1][1])
+
+
+def test_the_circuit_breaker_half_opens_for_one_trial_call():
+    from qa.generation.breaker import CircuitBreaker
+
+    now = [0.0]
+    breaker = CircuitBreaker(failures=2, reset=30, clock=lambda: now[0])
+    breaker.failure()
+    assert breaker.allow()
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 31
+    assert breaker.state == "half-open" and breaker.allow() and not breaker.allow()  # one trial at a time
+    breaker.abandon()  # its client left: no verdict, another trial may go
+    assert breaker.allow()
+    breaker.failure()  # a failed trial reopens at once
+    assert breaker.state == "open"
+    now[0] = 62
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()

@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.sse import EventSourceResponse, format_sse_event
+from pydantic import BaseModel, ValidationError
 
 from qa.api.schemas import (
     MAX_FILTER_IDS,
@@ -47,7 +48,7 @@ from qa.api.schemas import (
     StreamToken,
     clean_question,
 )
-from qa.schema import Hit
+from qa.schema import Document, Hit
 from qa.service import AskResult, QAService, Retrieved
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -70,9 +71,9 @@ async def get_service(request: Request) -> QAService:
 ServiceDep = Annotated[QAService, Depends(get_service)]
 
 
-def _passages(service: QAService, hits: list[Hit]) -> list[PassageOut]:
-    docs = service.state.documents_by_id
-    return [PassageOut.of(hit, docs[hit.passage.doc_id]) for hit in hits]
+def _passages(documents: dict[str, Document], hits: list[Hit]) -> list[PassageOut]:
+    """`documents`: of the index the hits came from (a reload may have replaced the service's since)."""
+    return [PassageOut.of(hit, documents[hit.passage.doc_id]) for hit in hits]
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, tags=["问答"], summary="提问并获得带引用的答案")
@@ -81,7 +82,7 @@ def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     request.state.question = body.question  # for the access log line, escaped, when QA_LOG_QUESTIONS is on
     filters = body.filters.to_filters() if body.filters else None
     result = service.ask(body.question, body.top_k, body.mode, filters, [t.to_turn() for t in body.history])
-    return ask_response(service, body.question, result, started)
+    return ask_response(body.question, result, started)
 
 
 STREAM_EVENTS = (
@@ -91,44 +92,74 @@ STREAM_EVENTS = (
 )
 
 
-@router.post("/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["问答"],
-             summary="提问，以 Server-Sent Events 流式返回段落、答案片段和核对结果", description=STREAM_EVENTS)
-def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> Iterator[ServerSentEvent]:
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "text/event-stream：事件 passages（StreamPassages）、token（StreamToken）、answer（AskResponse）"
+                         "或 error（ErrorResponse）",
+          "content": {"text/event-stream": {"schema": {"type": "string"}, "example": (
+              'event: passages\ndata: {"question": "5G覆盖哪些区域", "resolved_question": "5G覆盖哪些区域", …}\n\n'
+              'event: answer\ndata: {"answer": "……覆盖虹桥商务区……[1]", "generator": "extractive", …}\n\n')}}},
+    **ERRORS,
+}
+
+
+# Returns the event stream itself rather than yielding events (FastAPI's SSE mode, chosen by
+# response_class=EventSourceResponse): that mode sends the 200 before the handler runs, so a retrieval
+# error could no longer get its own status.
+@router.post("/ask/stream", response_class=StreamingResponse, response_model=None, responses=STREAM_RESPONSES,
+             tags=["问答"], summary="提问，以 Server-Sent Events 流式返回段落、答案片段和核对结果",
+             description=STREAM_EVENTS)
+def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> EventSourceResponse:
     started = time.perf_counter()
     request.state.question = body.question
     filters = body.filters.to_filters() if body.filters else None
+    # Retrieval runs before the response starts, so its errors get their own status like /ask's.
+    retrieved = service.retrieve(body.question, body.top_k, body.mode, filters, [t.to_turn() for t in body.history])
+    events = _answer_events(service, body.question, retrieved, started, getattr(request.state, "request_id", None))
+    return EventSourceResponse(_in_threads(events))
+
+
+def _event(name: str, data: BaseModel) -> bytes:
+    return format_sse_event(event=name, data_str=data.model_dump_json())
+
+
+def _answer_events(service: QAService, question: str, retrieved: Retrieved, started: float,
+                   request_id: str | None) -> Generator[bytes]:
+    """passages, then token pieces while an LLM writes, then the answer; an error event if anything fails
+    (the 200 and its headers are sent by then)."""
+    yield _event("passages", StreamPassages(
+        question=question, resolved_question=retrieved.resolution.question, index_version=retrieved.index_version,
+        passages=_passages(retrieved.state.documents_by_id, retrieved.search.hits),
+        took_ms=round((time.perf_counter() - started) * 1000, 3)))
     try:
-        retrieved = service.retrieve(body.question, body.top_k, body.mode, filters,
-                                     [t.to_turn() for t in body.history])
-        yield ServerSentEvent(event="passages", data=stream_passages(service, body.question, retrieved, started))
         first_token: float | None = None
         for item in service.answer_stream(retrieved):
             if isinstance(item, str):
                 if first_token is None:
                     first_token = round((time.perf_counter() - started) * 1000, 3)
-                yield ServerSentEvent(event="token", data=StreamToken(text=item))
+                yield _event("token", StreamToken(text=item))
                 continue
             if first_token is not None:
                 item.search.timings["first_token"] = first_token
-            yield ServerSentEvent(event="answer", data=ask_response(service, body.question, item, started))
-    except Exception:  # the 200 and its headers are sent: the client learns of a failure from an event
-        log.exception("/ask/stream failed")
-        request_id = getattr(request.state, "request_id", None)
-        yield ServerSentEvent(event="error", data=ErrorResponse(
-            error="internal_error", message="处理问题时出错，请稍后重试", request_id=request_id))
+            yield _event("answer", ask_response(question, item, started))
+    except Exception:
+        log.exception("/ask/stream failed after its passages")
+        yield _event("error", ErrorResponse(error="internal_error", message="处理问题时出错，请稍后重试",
+                                            request_id=request_id))
 
 
-def stream_passages(service: QAService, question: str, retrieved: Retrieved, started: float) -> StreamPassages:
-    return StreamPassages(
-        question=question,
-        resolved_question=retrieved.resolution.question,
-        index_version=retrieved.index_version,
-        passages=_passages(service, retrieved.search.hits),
-        took_ms=round((time.perf_counter() - started) * 1000, 3),
-    )
+async def _in_threads(events: Generator[bytes]) -> AsyncIterator[bytes]:
+    """Iterate a blocking generator in worker threads and close it when the response ends, also when the
+    client goes away: left to the garbage collector (as FastAPI's own iterate_in_threadpool leaves it), an
+    LLM generation would run on for nobody, holding a thread and an LLM slot."""
+    try:
+        while (chunk := await anyio.to_thread.run_sync(next, events, None)) is not None:
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(events.close)
 
 
-def ask_response(service: QAService, question: str, result: AskResult, started: float) -> AskResponse:
+def ask_response(question: str, result: AskResult, started: float) -> AskResponse:
     """The /ask body; `qa ask --json` prints the same."""
     return AskResponse(
         question=question,
@@ -139,7 +170,7 @@ def ask_response(service: QAService, question: str, result: AskResult, started: 
         answerable=result.answer.answerable,
         confidence=result.answer.confidence,
         reason=result.answer.reason,
-        passages=_passages(service, result.search.hits),
+        passages=_passages(result.documents, result.search.hits),
         answer_citations=[AnswerCitation.of(s) for s in result.answer.spans],
         generator=result.answer.generator,
         generator_note=result.answer.generator_note,
@@ -177,7 +208,7 @@ def search(
     return SearchResponse(
         query=query,
         index_version=state.built.manifest.version,
-        passages=_passages(service, result.hits),
+        passages=_passages(state.documents_by_id, result.hits),
         timings=result.timings,
         took_ms=round((time.perf_counter() - started) * 1000, 3),
     )
@@ -243,6 +274,7 @@ async def health(service: ServiceDep) -> Health:
         inference=service.encoder.backend,
         backend=state.built.dense.backend,
         vector_index=state.built.dense.kind,
+        llm=service.llm.state if service.llm else "off",
         index_version=manifest.version,
         index_built_at=dt.datetime.fromtimestamp(manifest.built_at, dt.UTC).isoformat(timespec="seconds"),
     )

@@ -69,9 +69,11 @@ class TurnIn(BaseModel):
     passage_ids: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
         default_factory=list, max_length=MAX_TURN_PASSAGES,
         description="该轮答案引用的段落 id（answer_citations[].passage_id）；未知的 id 被忽略")
+    resolved_question: QuestionText | None = Field(
+        None, description="该轮响应中的 resolved_question（可选）：使连续追问沿用服务端当时的改写")
 
     def to_turn(self) -> Turn:
-        return Turn(self.question, tuple(self.passage_ids))
+        return Turn(self.question, tuple(self.passage_ids), self.resolved_question)
 
 
 class AskRequest(BaseModel):
@@ -282,6 +284,8 @@ class Health(BaseModel):
     inference: str = Field(..., description="查询向量的推理后端（onnx / onnx-int8 / torch）")
     backend: str = Field(..., description="向量存储：faiss（进程内）或 milvus", examples=["faiss"])
     vector_index: str = Field(..., description="向量索引结构：flat（精确）、hnsw 等", examples=["flat"])
+    llm: Literal["off", "closed", "open", "half-open"] = Field(
+        "off", description="大模型：off（未配置）；closed（正常调用）；open（连续失败后暂停调用）；half-open（试探调用）")
     index_version: str
     index_built_at: str
 

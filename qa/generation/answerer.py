@@ -14,6 +14,7 @@ It is an `Answerer` like the others, chosen by the service when QA_LLM_BASE_URL 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 
 from qa.answering.base import Answerer
@@ -22,6 +23,8 @@ from qa.generation.client import ChatClient, LLMUnavailable
 from qa.generation.prompt import messages
 from qa.generation.verify import Verifier
 from qa.schema import Answer, AnswerSpan, Document, Hit
+
+log = logging.getLogger(__name__)
 
 
 class GeneratingAnswerer:
@@ -58,7 +61,12 @@ class GeneratingAnswerer:
         except LLMUnavailable as exc:
             yield dataclasses.replace(base, generator_note=f"{exc.reason}，已改用原文摘录。")
             return
-        checks = self.verifier.check("".join(pieces), top)
+        try:
+            checks = self.verifier.check("".join(pieces), top)
+        except Exception:  # verification reads untrusted text: whatever it meets, the request still answers
+            log.exception("verifying a generated answer failed")
+            yield dataclasses.replace(base, generator_note="生成的答案无法核对，已改用原文摘录。")
+            return
         kept = [c for c in checks if c.status == "supported"]
         if not kept:
             yield dataclasses.replace(base, checks=checks,

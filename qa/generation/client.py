@@ -1,27 +1,31 @@
 """The LLM behind the optional generated answer: any OpenAI-compatible chat-completions server.
 
 The `openai` package does the HTTP, the SSE parsing, the timeouts and the retries with exponential
-backoff (on connection errors, timeouts, 408/409/429 and 5xx). Around it, a circuit breaker
-(pybreaker): after `llm_breaker_failures` failed generations in a row the LLM is not called for
-`llm_breaker_reset` seconds, so a dead or overloaded endpoint costs each request nothing instead of
-a timeout. Every failure becomes one `LLMUnavailable` with a reason the user can read; callers fall
-back to the extractive answer.
+backoff (on connection errors, timeouts, 408/409/429 and 5xx). Around it:
+- a circuit breaker (qa.generation.breaker): after `llm_breaker_failures` failed generations in a
+  row the LLM is not called for `llm_breaker_reset` seconds, so a dead or overloaded endpoint costs
+  each request nothing instead of a timeout;
+- a bound on generations in flight (`llm_concurrency`): each waits on the network in a worker
+  thread, and a slow LLM must not take every thread the API has.
+Every failure becomes one `LLMUnavailable` with a reason the user can read; callers fall back to
+the extractive answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import cast
 
 import openai
-import pybreaker
 from openai import Stream
 from openai.types.chat import ChatCompletionChunk
 
 from qa.config import Settings
+from qa.generation.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ class LLMUnavailable(Exception):
         self.reason = reason
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: Exception) -> str:
     if isinstance(exc, LLMUnavailable):
         return exc.reason
     if isinstance(exc, openai.APITimeoutError):
@@ -49,7 +53,7 @@ def _reason(exc: BaseException) -> str:
 
 
 class ChatClient:
-    """Streams a chat completion's text; thread-safe (one client and one breaker per service)."""
+    """Streams a chat completion's text; thread-safe (one client, breaker and bound per service)."""
 
     def __init__(self, settings: Settings) -> None:
         if not (settings.llm_base_url and settings.llm_model):
@@ -64,30 +68,39 @@ class ChatClient:
             timeout=settings.llm_timeout,  # for the connection and for each read of the stream
             max_retries=settings.llm_retries,
         )
-        # GeneratorExit: the consumer stopped reading (the HTTP client went away), not an LLM failure.
-        self._breaker = pybreaker.CircuitBreaker(
-            fail_max=settings.llm_breaker_failures, reset_timeout=settings.llm_breaker_reset,
-            exclude=[GeneratorExit], name="llm", throw_new_error_on_trip=False,
-        )
+        self.breaker = CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset)
+        self._slots = threading.BoundedSemaphore(settings.llm_concurrency)
 
     @property
     def state(self) -> str:
-        """closed (calls go through), open (calls refused), half-open (one trial call)."""
-        return str(self._breaker.current_state)
+        """The circuit: closed (calls go through), open (refused), half-open (one trial call)."""
+        return self.breaker.state
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """The reply's text as it arrives. Raises LLMUnavailable (before or during the stream)."""
+        """The reply's text as it arrives. Raises LLMUnavailable (before or during the stream).
+        Closing the iterator early (the client went away) closes the connection to the LLM."""
+        if not self._slots.acquire(blocking=False):
+            raise LLMUnavailable("大模型同时处理的请求已达上限")
         try:
-            pieces = self._breaker.call(self._stream, messages)
-        except pybreaker.CircuitBreakerError:
-            raise LLMUnavailable("大模型服务暂时不可用（连续失败后暂停调用）") from None
-        try:
-            yield from pieces
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            log.warning("LLM generation failed: %s", _reason(exc))
-            raise LLMUnavailable(_reason(exc)) from exc
+            if not self.breaker.allow():
+                raise LLMUnavailable("大模型服务暂时不可用（连续失败后暂停调用）")
+            finished = False
+            try:
+                yield from self._stream(messages)
+                finished = True
+            except GeneratorExit:
+                raise
+            except Exception as exc:
+                self.breaker.failure()
+                log.warning("LLM generation failed: %s", _reason(exc))
+                raise LLMUnavailable(_reason(exc)) from exc
+            finally:
+                if finished:
+                    self.breaker.success()
+                else:
+                    self.breaker.abandon()  # a no-op after failure(); else the client left
+        finally:
+            self._slots.release()
 
     def _stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         started = time.monotonic()

@@ -27,7 +27,10 @@ from qa.schema import Hit, SentenceCheck
 from qa.sparse import SparseIndex
 from qa.text import Terms, normalize
 
-_MARKER_GROUP = re.compile(r"\s*(?:\[(?:\s*\d+\s*[,，、]?)+\]|【(?:\s*\d+\s*[,，、]?)+】|［(?:\s*\d+\s*[,，、]?)+］)")
+# Unambiguous (no nested repetition): an LLM's reply is untrusted text, and "[1111…" without its closing
+# bracket must not make the regex backtrack exponentially. Markers have at most 3 digits.
+_NUMBERS = r"\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*"
+_MARKER_GROUP = re.compile(rf"\s*(?:\[{_NUMBERS}\]|【{_NUMBERS}】|［{_NUMBERS}］)")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]|$)")
 _FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
 

@@ -34,6 +34,7 @@
   var MAX_CHARS = 512;
   var MAX_TURNS = 10; /* the service reads at most 10 earlier turns */
   var MAX_TURN_PASSAGES = 20; /* and at most 20 passage ids per turn */
+  var MAX_HISTORY_CHARS = 4000; /* JSON characters; CJK is 3 bytes each in UTF-8: well under 16 KiB */
   var GREETING = "您好！请就已收录的文件提问，回答会逐字引用原文并标注出处。";
   /* [1], [1,2], 【1】, ［1］: the markers a generated answer may carry (as the service's verifier reads them). */
   var MARKERS = /\[([\d\s,，、]+)\]|【([\d\s,，、]+)】|［([\d\s,，、]+)］/g;
@@ -41,7 +42,10 @@
   function askBody(question, history) {
     var body = { question: question, top_k: 5 };
     if (cfg.filters) body.filters = cfg.filters;
-    if (history && history.length) body.history = history.slice(-MAX_TURNS);
+    var turns = (history || []).slice(-MAX_TURNS);
+    /* The server takes bodies up to 16 KiB: the oldest turns go first rather than the question failing. */
+    while (turns.length && JSON.stringify({ body: body, history: turns }).length > MAX_HISTORY_CHARS) turns.shift();
+    if (turns.length) body.history = turns;
     return body;
   }
 
@@ -104,6 +108,7 @@
     ".qaw-new:hover{background:rgba(255,255,255,.15)}",
     ".qaw-resolved{margin:-8px 0 12px auto;max-width:92%;text-align:right;color:var(--qaw-muted);font-size:12px}",
     ".qaw-draft{margin:0;white-space:pre-wrap}",
+    ".qaw-draft-label{margin:0 0 4px;font-size:12px;color:#8a6d3b}",
     ".qaw-removed{margin:8px 0 0;font-size:13px;color:var(--qaw-muted)}",
     ".qaw-removed p{margin:2px 0}",
     ".qaw-unverified{color:#80868b;text-decoration:line-through}",
@@ -393,6 +398,8 @@
           pending.className = "qaw-msg qaw-bot qaw-streaming";
           pending.textContent = "";
           draft = document.createTextNode("");
+          /* What the LLM writes is shown as it comes, marked as not yet checked against the sources. */
+          pending.appendChild(el("p", { class: "qaw-draft-label", text: "草稿（生成中，尚未核对）" }));
           pending.appendChild(el("p", { class: "qaw-draft" }, [draft]));
         }
         draft.appendData(String(data.text || ""));
@@ -439,7 +446,10 @@
         if (c.passage_id && ids.indexOf(c.passage_id) < 0) ids.push(c.passage_id);
       });
     }
-    this.history.push({ question: question, passage_ids: ids.slice(0, MAX_TURN_PASSAGES) });
+    var turn = { question: question, passage_ids: ids.slice(0, MAX_TURN_PASSAGES) };
+    /* The server's rewrite of a follow-up, so the next one builds on it ("那4G呢？" → "4G覆盖哪些区域"). */
+    if (body.resolved_question && body.resolved_question !== question) turn.resolved_question = body.resolved_question;
+    this.history.push(turn);
     if (this.history.length > MAX_TURNS) this.history = this.history.slice(-MAX_TURNS);
   };
 
