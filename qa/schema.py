@@ -110,6 +110,9 @@ class SentenceCheck:
     coverage: float | None = None  # IDF-weighted share of its words found in the cited passages
     similarity: float | None = None  # embedder cosine to the closest cited passage
     note: str | None = None  # why it was not kept
+    # Where a supported sentence is supported: (marker, document start, document end) of the sentence(s)
+    # of the cited passage that hold its words, which the answer cites.
+    source: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ def test_a_faithful_answer_is_kept_with_its_citation(client, llm):
     assert (body["generator"], body["answer"], _statuses(body)) == ("llm", FAITHFUL, ["supported"])
     top = body["passages"][0]
     assert [(c["marker"], c["passage_id"]) for c in body["answer_citations"]] == [(1, top["id"])]
+    # The citation is the passage's sentence that supports the generated one, by document offsets.
+    cited = body["answer_citations"][0]
+    text = client.get(f"/documents/{cited['doc_id']}").json()["text"]
+    assert text[cited["start"]:cited["end"]] == cited["text"]
+    assert "虹桥商务区" in cited["text"] and len(cited["text"]) < len(top["text"])
     prompt = llm.requests[-1]["messages"][-1]["content"]
     assert "[1]" in prompt and top["text"] in prompt and QUESTION in prompt
 

@@ -94,10 +94,13 @@ STREAM_EVENTS = (
 
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "text/event-stream：事件 passages（StreamPassages）、token（StreamToken）、answer（AskResponse）"
-                         "或 error（ErrorResponse）",
-          "content": {"text/event-stream": {"schema": {"type": "string"}, "example": (
-              'event: passages\ndata: {"question": "5G覆盖哪些区域", "resolved_question": "5G覆盖哪些区域", …}\n\n'
-              'event: answer\ndata: {"answer": "……覆盖虹桥商务区……[1]", "generator": "extractive", …}\n\n')}}},
+                         "或 error（ErrorResponse），data 为 JSON",
+          # itemSchema: the shape of each event, as FastAPI documents its own event streams (OpenAPI 3.2).
+          "content": {"text/event-stream": {"itemSchema": {
+              "type": "object",
+              "properties": {"event": {"type": "string", "enum": ["passages", "token", "answer", "error"]},
+                             "data": {"type": "string", "contentMediaType": "application/json"}},
+              "required": ["event", "data"]}}}},
     **ERRORS,
 }
 

@@ -162,7 +162,7 @@ class AnswerCitation(BaseModel):
     marker: int = Field(..., description="答案中的 [n] 标记；n 为 passages 中的 rank")
     passage_id: str
     doc_id: str
-    start: int = Field(..., description="所引内容在原文中的起始字符位置：抽取式答案为所引句子，大模型答案为所引段落")
+    start: int = Field(..., description="所引句子在原文中的起始字符位置（大模型答案：支持该句的原文句子）")
     end: int
     text: str = Field(..., description="原文[start:end]")
 

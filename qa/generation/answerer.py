@@ -73,8 +73,9 @@ class GeneratingAnswerer:
                                       generator_note="生成的答案没有一句通过引用核对，已改用原文摘录。")
             return
         by_marker = {hit.rank: hit.passage for hit in top}
-        cited = dict.fromkeys(m for c in kept for m in c.markers)
-        spans = [AnswerSpan(m, by_marker[m].id, by_marker[m].doc_id, by_marker[m].start, by_marker[m].end,
-                            by_marker[m].text) for m in cited]
+        spans = []
+        for marker, start, end in dict.fromkeys(c.source for c in kept if c.source):
+            p = by_marker[marker]
+            spans.append(AnswerSpan(marker, p.id, p.doc_id, start, end, p.text[start - p.start:end - p.start]))
         yield dataclasses.replace(base, text="".join(c.text for c in kept), spans=spans, generator="llm",
                                   checks=checks)

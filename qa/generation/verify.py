@@ -63,11 +63,12 @@ def split_sentences(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
-def _windows(text: str) -> list[str]:
-    """Each sentence of a passage and each pair of adjacent ones: a claim must be supported by one place
-    in the passage, not by words scattered over it (a swapped name or date is found elsewhere in it)."""
-    sentences = [text[s:e] for s, e in sentence_spans(text)] or [text]
-    return sentences + [a + b for a, b in zip(sentences, sentences[1:], strict=False)]
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Each sentence of a passage and each pair of adjacent ones, as offsets: a claim must be supported by
+    one place in the passage, not by words scattered over it (a swapped name or date is found elsewhere
+    in it); that place is what the answer then cites."""
+    sentences = sentence_spans(text) or [(0, len(text))]
+    return sentences + [(a[0], b[1]) for a, b in zip(sentences, sentences[1:], strict=False)]
 
 
 class Verifier:
@@ -96,14 +97,19 @@ class Verifier:
         source = normalize("".join(p.text for p in cited))
         figures = set(_FIGURE.findall(source))  # whole numbers: "3" is not found in "3252"
         missing = [f for f in _FIGURE.findall(normalize(claim)) if f not in figures]
-        coverage = max(self._coverage(claim, normalize(window)) for p in cited for window in _windows(p.text))
+        # Shortest place first among equals: the citation should be as narrow as the support allows.
+        coverage, _, marker, (start, end) = max(
+            (self._coverage(claim, normalize(p.text[a:b])), a - b, m, (a, b))
+            for m, p in zip(markers, cited, strict=True) for a, b in _windows(p.text))
+        place = by_marker[marker].passage
+        source_span = (marker, place.start + start, place.start + end)
         similarity = float(self.similarity(claim, [self.position[p.id] for p in cited]).max())
         if missing:
             return SentenceCheck(sentence, markers, "unsupported", coverage, similarity,
                                  note=f"所引资料中没有 {'、'.join(missing[:3])}")
         t = self.thresholds
         if coverage >= t.coverage or (coverage >= t.coverage_with_similarity and similarity >= t.similarity):
-            return SentenceCheck(sentence, markers, "supported", coverage, similarity)
+            return SentenceCheck(sentence, markers, "supported", coverage, similarity, source=source_span)
         return SentenceCheck(sentence, markers, "unsupported", coverage, similarity, note="所引资料不支持这句话")
 
     def _coverage(self, claim: str, source: str) -> float:
