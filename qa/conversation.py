@@ -23,6 +23,7 @@ offered to retrieval as candidates (`Resolution.prior`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -100,6 +101,11 @@ def _find(text: str, term: str) -> tuple[int, int] | None:
     return at, at + len(term)
 
 
+def _nominal(word: str, tag: str | None) -> bool:
+    """A noun, a name, a verbal noun or a figure, or an unknown word (mostly names and terms)."""
+    return (tag or "n")[0] in "n" or tag in ("vn", "eng") or any(ch.isdigit() for ch in word)
+
+
 def _topic(question: str, terms: Terms) -> str:
     """What a question is about, as written in it: the words before its interrogative without the verbs
     and particles that lead to it (智慧城市顶层设计|有什么安排, 政府数据服务网|累计开放了多少), else a quoted
@@ -110,6 +116,12 @@ def _topic(question: str, terms: Terms) -> str:
         while words and (words[-1][1] in _LINKING_TAGS or not words[-1][0].strip()):
             words.pop()
         subject = _SUBJECT_END.sub("", "".join(w for w, _ in words))
+        if not any(_nominal(w, tag) for w, tag in words):
+            # No noun before the interrogative (今年完成了|多少公里信息架空线…): the topic is the object after it.
+            after = terms.tagged(question[wh:])[1:]
+            while after and after[0][1] in ("q", "m", "uj", "r", "v"):
+                after.pop(0)
+            subject = "".join(w for w, _ in after if w.strip() and unicodedata.category(w[0])[0] != "P")
         if 2 <= len(subject) <= MAX_TOPIC_CHARS and (span := _find(question, subject)):
             return question[span[0]:span[1]]
     quoted = re.search(r"《[^》]+》|“[^”]+”", question)
