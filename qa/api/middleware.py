@@ -57,6 +57,7 @@ class BodyLimitMiddleware:
         limit = self.upload_limit if is_document_write(scope) else self.limit
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _drain(receive, 0)
             await self._reject(send, request_id, limit)
             return
         chunks, size, more = [], 0, True
@@ -66,11 +67,13 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > limit:
+                if more:
+                    await _drain(receive, size)
                 await self._reject(send, request_id, limit)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body = b"".join(chunks)
         replayed = False
 
@@ -85,6 +88,23 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send, request_id: str | None, limit: int) -> None:
         await send_error(send, 413, "payload_too_large", f"request body is larger than {limit} bytes", request_id)
+
+
+# Past this much, a rejected body is no longer read: the connection is closed on the sender instead.
+MAX_DRAIN_BYTES = 1024 * 1024
+
+
+async def _drain(receive: Receive, seen: int) -> None:
+    """Read and drop the rest of a rejected body (up to MAX_DRAIN_BYTES in all), so the connection ends
+    cleanly after the 413: closing a socket whose unread data is still queued makes the kernel send a
+    reset, which can destroy the 413 on its way and show the client a dropped connection instead."""
+    while seen <= MAX_DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def is_document_write(scope: Scope) -> bool:
