@@ -90,10 +90,10 @@ def make_verifier(settings: Settings, encoder: Encoder, terms: Terms, built: Bui
 
 
 def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
-                   encoder: Encoder, terms: Terms, built: BuiltIndex) -> Answerer:
+                   encoder: Encoder, terms: Terms, built: BuiltIndex, documents: dict[str, Document]) -> Answerer:
     """The LLM answerer over `decider`, verifying against this index."""
     verifier = make_verifier(settings, encoder, terms, built, retriever.position)
-    return GeneratingAnswerer(decider, client, verifier, {d.doc_id: d for d in built.documents}, settings.llm_passages)
+    return GeneratingAnswerer(decider, client, verifier, documents, settings.llm_passages)
 
 
 def load_published(settings: Settings) -> BuiltIndex:
@@ -179,16 +179,19 @@ class QAService:
         settings = self.settings.updated(**query_time)
         return QAService(settings, self.encoder, self.state.built, terms=self.state.terms)
 
-    def _answerers(self, built: BuiltIndex, terms: Terms, retriever: Retriever) -> tuple[Answerer, Answerer]:
+    def _answerers(self, built: BuiltIndex, terms: Terms, retriever: Retriever,
+                   documents: dict[str, Document]) -> tuple[Answerer, Answerer]:
         decider = make_answerer(self.settings, terms, built)
         if self.llm is None:
             return decider, decider
-        return make_generator(self.settings, self.llm, decider, retriever, self.encoder, terms, built), decider
+        generator = make_generator(self.settings, self.llm, decider, retriever, self.encoder, terms, built, documents)
+        return generator, decider
 
     def _make_state(self, built: BuiltIndex, terms: Terms | None = None) -> IndexState:
         terms = terms or indexer.make_terms(self.settings)
         retriever = Retriever(built, self.encoder, terms, self.settings)
-        answerer, decider = self._answerers(built, terms, retriever)
+        documents = {d.doc_id: d for d in built.documents}
+        answerer, decider = self._answerers(built, terms, retriever, documents)
         return IndexState(
             built=built,
             retriever=retriever,
@@ -196,7 +199,7 @@ class QAService:
             decider=decider,
             terms=terms,
             passages_by_id={p.id: p for p in built.passages},
-            documents_by_id={d.doc_id: d for d in built.documents},
+            documents_by_id=documents,
         )
 
     def reindex(self) -> BuiltIndex:
@@ -281,8 +284,9 @@ class QAService:
         """Resolve a follow-up against the conversation (qa.conversation), then retrieve.
 
         On weak evidence of dependence ("这封信是写给谁的" has a demonstrative but stands on its own)
-        the question is tried alone first, and the rewrite is used only if the question alone gets no
-        answer and the rewrite does.
+        the question is tried alone first. The rewrite is used only if it is answered, and either the
+        question alone is not, or the question names nothing specific and the rewrite is answered more
+        confidently.
         """
         state = self.state
         mode = mode or self.settings.default_mode

@@ -113,6 +113,15 @@ def _ask(page, question: str) -> dict:
     return answers[0]
 
 
+def _chat(browser, base: str) -> tuple:
+    """A new page on the demo chat, ready for input, and the bodies of the /ask/stream requests it makes."""
+    page = browser.new_page()
+    sent = _sent(page)
+    page.goto(base + "/")
+    page.wait_for_selector(".qaw-input")
+    return page, sent
+
+
 def _sent(page) -> list[dict]:
     """The JSON bodies of every /ask/stream request the page makes from now on."""
     bodies: list[dict] = []
@@ -355,10 +364,7 @@ def test_data_filters_restrict_what_the_widget_asks(page_server, browser, attrib
 
 @slow
 def test_follow_up_question_sends_the_conversation_and_new_conversation_forgets_it(server, browser):
-    page = browser.new_page()
-    sent = _sent(page)
-    page.goto(server + "/")
-    page.wait_for_selector(".qaw-input")
+    page, sent = _chat(browser, server)
     first = _ask(page, "5G覆盖哪些区域")
     assert first["answerable"] and first["resolved_question"] == "5G覆盖哪些区域"
     page.wait_for_selector(".qaw-answer")
@@ -523,10 +529,7 @@ def test_streamed_llm_answer_appears_as_written_then_verified(llm_server, browse
 
 @slow
 def test_new_conversation_while_an_answer_streams_drops_it(llm_server, browser):
-    page = browser.new_page()
-    sent = _sent(page)
-    page.goto(llm_server + "/")
-    page.wait_for_selector(".qaw-input")
+    page, sent = _chat(browser, llm_server)
     page.fill(".qaw-input", "5G覆盖哪些区域")
     page.press(".qaw-input", "Enter")
     page.wait_for_selector(".qaw-draft")
