@@ -19,7 +19,17 @@ import numpy as np
 
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.features import FEATURES
-from qa.answering.model import DEFAULT_PATH, AnswerModels, LinearModel, save_models
+from qa.answering.model import (
+    DEFAULT_PATH,
+    SENTENCE_MODEL_FILE,
+    SPAN_RANKER_FILE,
+    AnswerModels,
+    LinearModel,
+    TreeModel,
+    save_models,
+)
+from qa.answering.short import short_span
+from qa.answering.spans import ALL_FEATURES, CATEGORICAL
 from qa.config import Settings
 from qa.embedding.factory import load_encoder
 from qa.evaluation import answer_fit as fit
@@ -32,6 +42,23 @@ from qa.service import QAService
 
 MODES = ("hybrid", "dense", "bm25")
 RATIOS = (0.3, 0.5, 0.7, 1.01)
+SPAN_VOCABULARY = 300  # edge words with a category of their own; the rest share one
+TREE_FIXED = {"learning_rate": 0.05, "deterministic": True, "force_row_wise": True, "seed": 0, "n_jobs": 2,
+              "verbose": -1}
+# Each grid is chosen among by 3-fold cross-validation on the tuning half (folds are contiguous blocks of questions,
+# which come in article order, so an article rarely sits on both sides). None: a logistic regression.
+SENTENCE_GRID: tuple[dict | None, ...] = (
+    None,
+    {"n_estimators": 200, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5},
+    {"n_estimators": 400, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5, "learning_rate": 0.03},
+)
+SPAN_GRID = (
+    {"n_estimators": 300, "num_leaves": 63, "min_child_samples": 20},
+    {"n_estimators": 300, "num_leaves": 31, "min_child_samples": 50},
+    {"n_estimators": 500, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5},
+    {"n_estimators": 300, "num_leaves": 63, "min_child_samples": 20, "colsample_bytree": 0.5, "reg_lambda": 5.0},
+)
+SHORT_SPAN_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 # A second quoted sentence costs the reader time: it must add at least this much answer-contains-gold.
 SECOND_SENTENCE_GAIN = 0.02
 
@@ -43,6 +70,72 @@ def neutral_models() -> AnswerModels:
 
     return AnswerModels("bootstrap", zero(FEATURES), {m: zero(DECISION_FEATURES) for m in MODES},
                         {m: -math.inf for m in MODES}, 1.01)
+
+
+def fit_sentence_model(rows: np.ndarray, labels: np.ndarray, params: dict | None) -> LinearModel | TreeModel:
+    """A logistic regression (params None) or LightGBM classifier: P(the sentence holds a gold answer)."""
+    if params is None:
+        return fit.fit_linear(rows, labels, FEATURES)
+    import lightgbm
+
+    model = lightgbm.LGBMClassifier(**{**TREE_FIXED, **params}).fit(rows, labels)
+    return TreeModel(FEATURES, model.booster_.model_to_string(), SENTENCE_MODEL_FILE)
+
+
+def choose_sentence_model(data: fit.SentenceData) -> tuple[dict | None, list[dict]]:
+    """3-fold cross-validation on the tuning half (contiguous blocks of questions) over SENTENCE_GRID."""
+    folds = data.groups * 3 // (data.groups.max() + 1)
+    rows = []
+    for params in SENTENCE_GRID:
+        scores = []
+        for k in range(3):
+            model = fit_sentence_model(data.rows[folds != k], data.labels[folds != k], params)
+            held = fit.SentenceData(data.rows[folds == k], data.labels[folds == k], data.groups[folds == k])
+            scores.append(fit.top1_contains(model.probabilities(held.rows), held))
+        rows.append({"model": str(params or "logistic regression"), "cv_top1": round(float(np.mean(scores)), 4)})
+    best = max(range(len(SENTENCE_GRID)), key=lambda i: rows[i]["cv_top1"])
+    return SENTENCE_GRID[best], rows
+
+
+def fit_span_ranker(data: fit.SpanData, vocabulary: tuple[str, ...], params: dict) -> TreeModel:
+    import lightgbm
+
+    model = lightgbm.LGBMRanker(**{**TREE_FIXED, **params})
+    categorical = list(range(len(ALL_FEATURES) - len(CATEGORICAL), len(ALL_FEATURES)))
+    model.fit(data.rows, data.relevance, group=data.group_sizes, categorical_feature=categorical)
+    return TreeModel(ALL_FEATURES, model.booster_.model_to_string(), SPAN_RANKER_FILE, vocabulary)
+
+
+def ranked_spans(ranker: TreeModel, data: fit.SpanData) -> list[tuple[int, int]]:
+    scores = ranker.logits(data.rows)
+    bounds = np.concatenate([[0], np.cumsum(data.group_sizes)])
+    return [c[int(np.argmax(scores[a:b]))] for c, a, b in zip(data.candidates, bounds[:-1], bounds[1:], strict=True)]
+
+
+def choose_span_params(examples: list, vocabulary: tuple[str, ...], word_ids: dict[str, int]) -> tuple[dict, list]:
+    folds = np.arange(len(examples)) * 3 // len(examples)
+    rows = []
+    for params in SPAN_GRID:
+        scores = []
+        for k in range(3):
+            train = fit.span_data([e for e, f in zip(examples, folds, strict=True) if f != k], word_ids)
+            held = [e for e, f in zip(examples, folds, strict=True) if f == k]
+            scores.append(fit.span_scores(held, ranked_spans(fit_span_ranker(train, vocabulary, params),
+                                                             fit.span_data(held, word_ids))))
+        rows.append({"params": str(params), "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
+                     "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4)})
+    best = max(range(len(SPAN_GRID)), key=lambda i: rows[i]["cv_f1"])
+    return SPAN_GRID[best], rows
+
+
+def span_rows(ranker: TreeModel, examples: list, word_ids: dict[str, int]) -> list[dict]:
+    ranked = ranked_spans(ranker, fit.span_data(examples, word_ids))
+    heuristic = [short_span(ex.info, ex.sentence.squashed) for ex in examples]
+    rows = []
+    for name, chosen in (("alignment heuristic", heuristic), ("span ranker", ranked)):
+        em, f1 = fit.span_scores(examples, chosen)
+        rows.append({"short answer": name, "held-out sentences": len(examples), "em": round(em, 4), "f1": round(f1, 4)})
+    return rows
 
 
 def start(settings: Settings, name: str, documents: list, inference: str) -> QAService:
@@ -96,14 +189,33 @@ def main() -> None:
     extra = fit.sentence_data(letter_service, [q for q in letter_dev if q.answerable])
     rows = np.vstack([train.rows, extra.rows])
     labels = np.concatenate([train.labels, extra.labels])
-    sentence = fit.fit_linear(rows, labels, FEATURES)
+    sentence_params, sentence_cv = choose_sentence_model(train)
+    sentence = fit_sentence_model(rows, labels, sentence_params)
     test = fit.sentence_data(closed, held)
     lengths = np.expm1(test.rows[:, FEATURES.index("log_length")])
     train_lengths = np.expm1(train.rows[:, FEATURES.index("log_length")])
     ratio, ratio_rows = choose_ratio(sentence.probabilities(train.rows), train, train_lengths)
     held_ratio_rows = choose_ratio(sentence.probabilities(test.rows), test, lengths)[1]
 
-    # 2. Decision models: open-domain CMRC (tuning questions) + the letter's dev split.
+    # 2. Span ranker (the short answer): tuning-half sentences holding a gold answer; held-out for the report.
+    span_tune = fit.span_examples(closed, tune)
+    vocabulary = fit.span_vocabulary(span_tune, SPAN_VOCABULARY)
+    word_ids = {w: i + 1 for i, w in enumerate(vocabulary)}
+    span_params, span_cv = choose_span_params(span_tune, vocabulary, word_ids)
+    ranker = fit_span_ranker(fit.span_data(span_tune, word_ids), vocabulary, span_params)
+    span_held = fit.span_examples(closed, held, per_question=1)
+    span_report = span_rows(ranker, span_held, word_ids)
+    ranked = AnswerModels("ranked", sentence, neutral_models().decision, neutral_models().thresholds, ratio, span=ranker)
+    ranked_service = fit.with_models(closed, ranked)
+    choices_tune, choices_held = fit.short_choices(ranked_service, tune), fit.short_choices(ranked_service, held)
+    weight_rows = []
+    for w in SHORT_SPAN_WEIGHTS:
+        (tune_em, tune_f1), (held_em, held_f1) = fit.short_scores(choices_tune, w), fit.short_scores(choices_held, w)
+        weight_rows.append({"span_weight": w, "tune_em": round(tune_em, 4), "tune_f1": round(tune_f1, 4),
+                            "held_out_em": round(held_em, 4), "held_out_f1": round(held_f1, 4)})
+    span_weight = max(weight_rows, key=lambda r: r["tune_f1"])["span_weight"]
+
+    # 3. Decision models: open-domain CMRC (tuning questions) + the letter's dev split.
     staged = AnswerModels("staged", sentence, neutral_models().decision, neutral_models().thresholds, ratio)
     opened = open_domain(cmrc, lambda title: article_half(title, INDEXED_BIT) == 0)
     open_service = fit.with_models(start(settings, opened.name, opened.documents, args.inference), staged)
@@ -133,8 +245,10 @@ def main() -> None:
 
     models = AnswerModels(
         version=time.strftime("%Y-%m-%d", time.gmtime()),
-        sentence=sentence, decision=decision, thresholds=thresholds, second_sentence_ratio=ratio,
+        sentence=sentence, decision=decision, thresholds=thresholds, second_sentence_ratio=ratio, span=ranker,
+        short_span_weight=span_weight,
         fitted_on={"sentence": f"CMRC 2018 dev, tuning half of articles ({len(tune)} questions) + letter dev",
+                   "span": f"CMRC 2018 dev, tuning half: {len(span_tune)} sentences holding a gold answer",
                    "decision": f"CMRC 2018 open domain, tuning half ({len(open_tune)} questions) "
                                f"+ letter dev ({len(letter_dev)})",
                    "inference": args.inference, "min_answered": args.min_answered},
@@ -144,21 +258,38 @@ def main() -> None:
     sentence_row = {"split": "held-out half", "questions": len(held),
                     "top-1 sentence contains gold": round(fit.top1_contains(sentence.probabilities(test.rows), test), 4),
                     "tuning half": round(fit.top1_contains(sentence.probabilities(train.rows), train), 4)}
-    coef = [{"feature": n, "weight": round(float(w), 3)} for n, w in zip(FEATURES, sentence.weights, strict=True)]
+    coef = ([{"feature": n, "weight": round(float(w), 3)} for n, w in zip(FEATURES, sentence.weights, strict=True)]
+            if isinstance(sentence, LinearModel) else
+            [{"feature": n, "gain_share": round(g, 3)} for n, g in sentence.importances().items()])
     dcoef = [{"feature": n, **{m: round(float(decision[m].weights[i]), 3) for m in MODES}}
              for i, n in enumerate(DECISION_FEATURES)]
     payload = {"sentence": sentence_row, "ratios_tuning": ratio_rows, "ratios_held_out": held_ratio_rows,
-               "chosen_ratio": ratio, "decision": decision_report, "sentence_coefficients": coef,
+               "chosen_ratio": ratio, "span": span_report, "span_params": span_params, "span_cv": span_cv,
+               "short_span_weight": span_weight, "short_span_weights": weight_rows,
+               "sentence_model": str(sentence_params), "sentence_cv": sentence_cv,
+               "decision": decision_report, "sentence_coefficients": coef,
                "decision_coefficients": dcoef, "seconds": round(time.time() - started, 1)}
     md = (
         "# Answer models (qa/answering/answer_models.json)\n\n"
-        "Logistic regressions fitted with scikit-learn on tuning halves only (article-title hash); "
-        "features are standardised, so the weights compare. Regenerate: `python eval/fit_answer_models.py`.\n\n"
+        "Fitted on tuning halves only (CMRC 2018 by article-title hash, the letter's dev split): the sentence "
+        "model and the span ranker with LightGBM (a tree model's table gives each feature's share of the split "
+        "gain), the decision models as logistic regressions with scikit-learn (standardised features, so the "
+        "weights compare). Regenerate: `python eval/fit_answer_models.py`.\n\n"
         "## Sentence model: does this sentence hold the answer?\n\n" + md_table([sentence_row]) +
         "\n\nSecond sentence (joins when its probability ≥ ratio × the best; chosen on the tuning half, "
         f"needing +{SECOND_SENTENCE_GAIN} contains-gold): **{ratio}**\n\n" + md_table(ratio_rows) +
         "\n\nHeld-out half:\n\n" + md_table(held_ratio_rows) +
-        "\n\n" + md_table(coef) +
+        f"\n\nModel: {sentence_params or 'logistic regression'}, the best cross-validated top-1 on the tuning "
+        "half among:\n\n" + md_table(sentence_cv) + "\n\n" + md_table(coef) +
+        "\n\n## Span ranker: the short answer inside the chosen sentence\n\n"
+        "LightGBM LambdaRank over candidate spans (qa/answering/spans.py), graded by CMRC F1, fitted on the "
+        f"{len(span_tune)} tuning-half sentences that hold a gold answer; scored here on one such sentence per "
+        "held-out question (the sentence given, so this isolates the span choice; `qa eval` scores it end to end). "
+        f"Parameters {span_params} (plus {TREE_FIXED}), the best cross-validated F1 on the tuning half:\n\n"
+        + md_table(span_cv) + "\n\nHeld-out half:\n\n" + md_table(span_report) +
+        "\n\nWhen two sentences are quoted, the short answer comes from the one with the highest sentence logit + "
+        f"weight × span score; weight **{span_weight}**, the best tuning F1 (end to end, with retrieval):\n\n"
+        + md_table(weight_rows) +
         "\n\n## Decision model: do the passages answer the question?\n\n"
         f"The letter's dev split weighs {args.letter_weight} of CMRC's tuning half in fitting and thresholds. "
         "Thresholds: best weighted tuning accuracy (CMRC open domain, the letter's dev split) answering at least "

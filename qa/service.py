@@ -7,6 +7,7 @@ a request never mixes an old index with a new one and reloads drop nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -69,6 +70,8 @@ def corpus_thresholds(corpus_dir: Path) -> dict[str, float]:
 def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
     """The answer layer: the extractive answerer, behind the metadata answerer."""
     models = load_models(settings.answer_models)
+    if not settings.short_answer_ranker:
+        models = dataclasses.replace(models, span=None)
     thresholds = {**models.thresholds, **corpus_thresholds(settings.corpus_dir),
                   **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
     extractive = ExtractiveAnswerer(

@@ -168,6 +168,16 @@ class Terms:
         words = [*self._jieba.cut(norm[:MAX_HMM_CHARS]), *self._jieba.cut(norm[MAX_HMM_CHARS:], HMM=False)]
         return [(w, self._pos.word_tag_tab.get(w)) for w in words]
 
+    def segment(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The words of a (normalised) sentence and their dictionary tags ("" when untagged).
+
+        The HMM finds names among unknown characters, the usual answer; past
+        MAX_HMM_CHARS it is skipped, as for questions, to keep long sentences cheap.
+        """
+        words = (*self._jieba.cut(text[:MAX_HMM_CHARS]), *self._jieba.cut(text[MAX_HMM_CHARS:], HMM=False))
+        tags = self._pos.word_tag_tab
+        return words, tuple(tags.get(w, "") for w in words)
+
     def fingerprint(self) -> str:
         """Changes when the dictionaries or stop words change (they alter the index)."""
         return self._fingerprint

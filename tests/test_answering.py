@@ -54,6 +54,39 @@ def test_short_span_falls_back_to_the_sentence_without_any_alignment():
     assert sentence[start:end] == "医疗领域完成医联工程建设"
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        # The alignment alone cuts "约35公" here.
+        ("日落大道总长多少公里？", "日落大道从洛杉矶市中心延伸到太平洋海岸公路，长约35公里。", "35公里"),
+        ("全市家庭光纤宽带用户有多少户", "全市家庭光纤宽带用户达到644万户，平均接入带宽达到130M。", "644万户"),
+        ("4G用户占全市移动电话的比例是多少", "全市4G用户达到3252万户，占全市移动电话用户的87%。", "87%"),
+    ],
+)
+def test_the_span_ranker_cuts_the_answer_out_of_the_sentence(question, sentence, short):
+    from qa.answering.compose import rank_spans
+    from qa.answering.spans import Words
+
+    terms, info, squashed = Terms(), analyse_question(question), squash(sentence)
+    question_words = frozenset(w for w, _ in terms.tagged(info.squashed))
+    (start, end), _ = rank_spans(info, squashed, Words(*terms.segment(squashed)), question_words, load_models().span)
+    assert squashed[start:end] == squash(short)
+
+
+def test_span_candidates_and_features_are_well_formed():
+    from qa.answering.spans import ALL_FEATURES, Words, candidates, features
+
+    terms = Terms()
+    for question, sentence in [("上海有几个机场", "医疗领域完成医联工程建设。"), ("为什么", "，，"), ("谁", "x")]:
+        info, text = analyse_question(question), squash(sentence)
+        words = Words(*terms.segment(text))
+        found = candidates(info, text, words)
+        assert all(0 <= s < e <= len(text) for s, e in found)
+        assert bool(found) == any(ch.isalnum() for ch in text)  # only punctuation: nothing to cut
+        rows = features(info, text, words, found, frozenset(), {"医疗": 1})
+        assert rows.shape == (len(found), len(ALL_FEATURES)) and np.isfinite(rows).all()
+
+
 def test_traditional_and_simplified_questions_give_the_same_terms():
     terms = Terms()
     assert terms("5G網絡覆蓋哪些區域") == terms("5G网络覆盖哪些区域")
@@ -91,6 +124,19 @@ def test_answer_models_round_trip(tmp_path):
     rows = np.random.default_rng(0).normal(size=(4, len(shipped.sentence.features)))
     assert np.allclose(again.sentence.logits(rows), shipped.sentence.logits(rows), atol=1e-4)
     assert set(again.decision) == {"hybrid", "dense", "bm25"} and again.thresholds == shipped.thresholds
+    assert shipped.span is not None and again.span is not None
+    span_rows = np.random.default_rng(1).normal(size=(5, len(shipped.span.features)))
+    assert np.allclose(again.span.logits(span_rows), shipped.span.logits(span_rows))
+
+
+def test_a_damaged_span_ranker_is_a_clear_error(tmp_path):
+    from qa.errors import ModelError
+
+    path = tmp_path / "models.json"
+    save_models(load_models(), path)
+    (tmp_path / "span_ranker.txt").write_text("tree\nnot a model", encoding="utf-8")
+    with pytest.raises(ModelError, match="answer models"):
+        load_models(path)
 
 
 def test_a_damaged_models_file_is_a_clear_error(tmp_path):
@@ -118,6 +164,20 @@ def test_short_answer_is_a_verbatim_span_of_the_document(fake_service):
             assert doc.text[answer.short.start:answer.short.end] == answer.short.text
             assert any(s.start <= answer.short.start and answer.short.end <= s.end for s in answer.spans)
     assert answered >= 3
+
+
+def test_the_span_ranker_can_be_switched_off(fake_service):
+    """QA_SHORT_ANSWER_RANKER=false: the alignment heuristic cuts the short answer, still a verbatim span."""
+    doc = fake_service.document("sheitc-2019-15")
+    questions = ["4G用户占全市移动电话的比例是多少", "全市家庭光纤宽带用户有多少户", "5G覆盖哪些区域",
+                 "今年完成了多少公里信息架空线入地和合杆整治", "智慧城市顶层设计有什么安排"]
+    shorts = {}
+    for ranked in (True, False):
+        service = fake_service.with_settings(abstain_thresholds={"hybrid": 0.0}, short_answer_ranker=ranked)
+        shorts[ranked] = [service.ask(q, 5).answer.short for q in questions]
+    for short in shorts[False]:
+        assert short is None or doc.text[short.start:short.end] == short.text
+    assert [s and s.text for s in shorts[True]] != [s and s.text for s in shorts[False]]
 
 
 @pytest.mark.slow

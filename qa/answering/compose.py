@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answering import spans
 from qa.answering.features import Candidate
+from qa.answering.model import TreeModel
 from qa.answering.question import QuestionInfo
 from qa.answering.short import short_span
+from qa.answering.spans import Words
 from qa.schema import AnswerSpan, ShortAnswer
 
 
 def choose_sentences(candidates: list[Candidate], probabilities: np.ndarray, max_sentences: int,
-                     ratio: float) -> list[Candidate]:
-    """The best sentence, plus the next best ones whose probability is at least `ratio` of it."""
+                     ratio: float) -> list[int]:
+    """Indices of the best sentence, plus the next best ones whose probability is at least `ratio` of it."""
     order = np.argsort(-probabilities, kind="stable")
     best = float(probabilities[order[0]])
-    chosen = [candidates[int(order[0])]]
+    chosen = [int(order[0])]
     for i in order[1:]:
         if len(chosen) >= max_sentences or probabilities[i] < ratio * best:
             break
         cand = candidates[int(i)]
-        if all(cand.hit.passage.doc_id != c.hit.passage.doc_id or cand.end <= c.start or cand.start >= c.end
-               for c in chosen):
-            chosen.append(cand)
+        if all(cand.hit.passage.doc_id != candidates[c].hit.passage.doc_id or cand.end <= candidates[c].start
+               or cand.start >= candidates[c].end for c in chosen):
+            chosen.append(int(i))
     return chosen
 
 
@@ -49,14 +53,50 @@ def _squash_map(text: str, squashed: str) -> list[int]:
     return mapping if len(mapping) == len(squashed) else []
 
 
-def short_answer(info: QuestionInfo, best: Candidate) -> ShortAnswer | None:
-    """None only when the sentence's normalised form cannot be mapped back to its characters."""
-    """The short answer inside the best sentence, as a verbatim span of the document."""
-    sent = best.sentence
-    span = short_span(info, sent.squashed)
+@dataclass(frozen=True)
+class ShortChoice:
+    """The best-ranked span of one quoted sentence, with the two scores that pick among sentences."""
+
+    candidate: Candidate
+    span: tuple[int, int]  # in the sentence's squashed text
+    sentence_logit: float
+    span_logit: float  # 0 without a ranker
+
+
+def rank_spans(info: QuestionInfo, text: str, words: Words, question_words: frozenset[str],
+               ranker: TreeModel | None) -> tuple[tuple[int, int], float]:
+    """The best-ranked candidate span of `text` (a squashed sentence) and its score; the alignment heuristic's
+    span (score 0) without a ranker."""
+    cands = spans.candidates(info, text, words)
+    if ranker is None or not cands:
+        return short_span(info, text), 0.0
+    scores = ranker.logits(spans.features(info, text, words, cands, question_words, ranker.word_ids))
+    best = int(np.argmax(scores))
+    return cands[best], float(scores[best])
+
+
+def best_span(info: QuestionInfo, candidate: Candidate, sentence_logit: float, question_words: frozenset[str],
+              ranker: TreeModel | None) -> ShortChoice:
+    span, logit = rank_spans(info, candidate.sentence.squashed, candidate.sentence.words, question_words, ranker)
+    return ShortChoice(candidate, span, sentence_logit, logit)
+
+
+def pick_short(choices: list[ShortChoice], span_weight: float) -> ShortChoice:
+    """Among the quoted sentences' best spans, the one whose sentence and span scores together are highest
+    (the weight is fitted on the tuning half: a sure span in the runner-up sentence can beat a doubtful one)."""
+    return max(choices, key=lambda c: c.sentence_logit + span_weight * c.span_logit)
+
+
+def short_answer(choice: ShortChoice) -> ShortAnswer | None:
+    """The chosen span as a verbatim span of the document.
+
+    None when the sentence has nothing to cut (only punctuation) or its normalised form cannot be mapped back
+    to its characters.
+    """
+    sent, span = choice.candidate.sentence, choice.span
     mapping = _squash_map(sent.text, sent.squashed)
-    if not mapping:
+    if not mapping or span[1] <= span[0]:
         return None
     start, end = mapping[span[0]], mapping[span[1] - 1] + 1
-    doc_start = best.start + start
-    return ShortAnswer(sent.text[start:end], best.hit.passage.doc_id, doc_start, doc_start + end - start)
+    doc_start = choice.candidate.start + start
+    return ShortAnswer(sent.text[start:end], choice.candidate.hit.passage.doc_id, doc_start, doc_start + end - start)

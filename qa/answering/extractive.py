@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from qa.answering import decision
-from qa.answering.compose import answer_spans, answer_text, choose_sentences, short_answer
+from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
 from qa.answering.features import analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import analyse_question
@@ -84,6 +84,9 @@ class ExtractiveAnswerer:
                           evidence=ev.features.round(4).tolist())
         chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
                                   self.models.second_sentence_ratio)
-        spans = answer_spans(chosen)
-        return Answer(answer_text(spans), True, confidence, spans, short=short_answer(info, chosen[0]),
-                      evidence=ev.features.round(4).tolist())
+        spans = answer_spans([candidates[i] for i in chosen])
+        question_words = frozenset(w for w, _ in self.terms.tagged(info.squashed))
+        short = short_answer(pick_short(
+            [best_span(info, candidates[i], float(logits[i]), question_words, self.models.span) for i in chosen],
+            self.models.short_span_weight))
+        return Answer(answer_text(spans), True, confidence, spans, short=short, evidence=ev.features.round(4).tolist())

@@ -26,9 +26,11 @@ import numpy as np
 
 from qa.answering.question import QuestionInfo
 from qa.answering.short import alignment, typed_tokens
+from qa.answering.spans import Words
 from qa.chunking import sentence_spans
 from qa.exact import squash
 from qa.schema import Hit, Passage
+from qa.text import Terms
 
 _UNITS = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
@@ -59,6 +61,7 @@ class SentenceInfo:
     chars: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
     length: int
+    words: Words  # of `squashed`, for the short answer's candidate spans
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,14 @@ class PassageInfo:
     sentences: tuple[SentenceInfo, ...]
 
 
-def analyse_passage(passage: Passage, terms: Callable[[str], list[str]]) -> PassageInfo:
+def analyse_passage(passage: Passage, terms: Terms) -> PassageInfo:
     sentences = []
     for s, e in sentence_spans(passage.text):
         text = passage.text[s:e]
         items = units(text)
-        sentences.append(SentenceInfo(s, e, text, squash(text), frozenset(terms(text)), frozenset(items),
-                                      bigrams(items), len(text)))
+        squashed = squash(text)
+        sentences.append(SentenceInfo(s, e, text, squashed, frozenset(terms(text)), frozenset(items),
+                                      bigrams(items), len(text), Words(*terms.segment(squashed))))
     return PassageInfo(frozenset(terms(passage.context)), tuple(sentences))
 
 

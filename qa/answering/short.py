@@ -94,11 +94,11 @@ def _prefix_in(context: str, text: str, start: int) -> tuple[int, int, int] | No
 
 def alignment(info: QuestionInfo, text: str) -> tuple[int | None, int | None, float]:
     """Where the question's left and right contexts end and start in `text`, and how much of them matched (0..1)."""
-    left_span, right_span, matched = _spans(info, text)
+    left_span, right_span, matched = context_spans(info, text)
     return (left_span[1] if left_span else None), (right_span[0] if right_span else None), matched
 
 
-def _spans(info: QuestionInfo, text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None, float]:
+def context_spans(info: QuestionInfo, text: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None, float]:
     """The matched left and right contexts as (start, end) in `text`, and how much of them matched (0..1)."""
     left = _suffix_in(info.left, text) if info.left else None
     right = _prefix_in(info.right, text, left[0] if left else 0) if info.right else None
@@ -151,7 +151,7 @@ def short_span(info: QuestionInfo, text: str) -> tuple[int, int]:
 
 
 def _short_span(info: QuestionInfo, text: str) -> tuple[int, int] | None:
-    left, right, _ = _spans(info, text)
+    left, right, _ = context_spans(info, text)
     a, b = (left[1] if left else None), (right[0] if right else None)
     clauses = _clauses(text)
     if a is not None and b is not None and b > a:

@@ -6,6 +6,8 @@
   the articles is searchable, so the other half's questions are unanswerable)
   on the tuning half of the questions, plus the letter's dev split, each
   dataset weighted equally. Label: answerable.
+- Span ranker (the short answer): LightGBM LambdaRank over the candidate
+  spans of tuning-half sentences that hold a gold answer, graded by CMRC F1.
 - Thresholds, per mode: the best decision accuracy on the tuning data (mean of
   the two datasets) subject to answering at least `min_answered` of CMRC's
   answerable tuning questions.
@@ -19,19 +21,23 @@ from __future__ import annotations
 import dataclasses
 import math
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answering import spans
+from qa.answering.compose import best_span, choose_sentences
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.answering.features import FEATURES, candidate_features
+from qa.answering.features import FEATURES, SentenceInfo, candidate_features
 from qa.answering.metadata import MetadataAnswerer
-from qa.answering.model import AnswerModels, LinearModel
-from qa.answering.question import analyse_question
+from qa.answering.model import AnswerModels, LinearModel, sigmoid
+from qa.answering.question import QuestionInfo, analyse_question
 from qa.config import Mode
 from qa.evaluation.datasets import Dataset, Query
+from qa.evaluation.runner import em_f1
 from qa.service import QAService
 
 
@@ -57,6 +63,14 @@ def with_models(service: QAService, models: AnswerModels, thresholds: dict[str, 
     return clone
 
 
+def _extractive(service: QAService) -> ExtractiveAnswerer:
+    answerer = service.state.answerer
+    if isinstance(answerer, MetadataAnswerer):
+        answerer = answerer.fallback
+    assert isinstance(answerer, ExtractiveAnswerer)
+    return answerer
+
+
 @dataclass
 class SentenceData:
     rows: np.ndarray
@@ -66,10 +80,7 @@ class SentenceData:
 
 def sentence_data(service: QAService, queries: Sequence[Query], mode: Mode = "hybrid") -> SentenceData:
     """Candidate sentences of each question's top passages, labelled by whether they hold a gold answer."""
-    answerer = service.state.answerer
-    if isinstance(answerer, MetadataAnswerer):
-        answerer = answerer.fallback
-    assert isinstance(answerer, ExtractiveAnswerer)
+    answerer = _extractive(service)
     rows: list[np.ndarray] = []
     labels: list[bool] = []
     groups: list[int] = []
@@ -129,3 +140,89 @@ def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answer
         if acc > best_acc:
             best, best_acc = float(t), acc
     return round(best, 4)
+
+
+@dataclass
+class SpanExample:
+    """A tuning question with one of its candidate sentences that holds a gold answer."""
+
+    info: QuestionInfo
+    sentence: SentenceInfo
+    question_words: frozenset[str]
+    answers: tuple[str, ...]
+
+
+def span_examples(service: QAService, queries: Sequence[Query], per_question: int = 2) -> list[SpanExample]:
+    """For each question, up to `per_question` sentences of its top passages that contain a gold answer."""
+    answerer = _extractive(service)
+    out = []
+    for q in queries:
+        hits = service.search(q.text, answerer.n_passages, "hybrid").hits
+        info = analyse_question(q.text)
+        words = frozenset(w for w, _ in answerer.terms.tagged(info.squashed))
+        holding = [s for h in hits for s in answerer.analyse(h.passage).sentences if contains_gold(s.text, q.answers)]
+        out += [SpanExample(info, s, words, tuple(q.answers)) for s in holding[:per_question]]
+    return out
+
+
+def span_vocabulary(examples: Sequence[SpanExample], size: int) -> tuple[str, ...]:
+    """The most frequent words of the examples' sentences: the categorical edge-word features' values."""
+    counts = Counter(w for ex in examples for w in ex.sentence.words.words)
+    return tuple(w for w, _ in counts.most_common(size))
+
+
+@dataclass
+class SpanData:
+    rows: np.ndarray
+    relevance: np.ndarray  # round(4 × the CMRC F1 of the span): LambdaRank's graded labels
+    group_sizes: np.ndarray
+    candidates: list[list[tuple[int, int]]]
+
+
+def span_data(examples: Sequence[SpanExample], word_ids: dict[str, int]) -> SpanData:
+    rows, relevance, sizes, cands = [], [], [], []
+    for ex in examples:
+        text = ex.sentence.squashed
+        found = spans.candidates(ex.info, text, ex.sentence.words)
+        rows.append(spans.features(ex.info, text, ex.sentence.words, found, ex.question_words, word_ids))
+        relevance += [round(4 * em_f1(text[s:e], ex.answers)[1]) for s, e in found]
+        sizes.append(len(found))
+        cands.append(found)
+    return SpanData(np.vstack(rows), np.asarray(relevance, dtype=np.int64), np.asarray(sizes), cands)
+
+
+def span_scores(examples: Sequence[SpanExample], chosen: Sequence[tuple[int, int]]) -> tuple[float, float]:
+    """Mean CMRC EM and F1 of the chosen span of each example's sentence."""
+    scored = [em_f1(ex.sentence.squashed[s:e], ex.answers) for ex, (s, e) in zip(examples, chosen, strict=True)]
+    return float(np.mean([em for em, _ in scored])), float(np.mean([f1 for _, f1 in scored]))
+
+
+def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tuple[float, float, float, float]]]:
+    """Per question, each quoted sentence's best span as (sentence logit, span logit, EM, F1)."""
+    answerer = _extractive(service)
+    models = answerer.models
+    out: list[list[tuple[float, float, float, float]]] = []
+    for q in queries:
+        hits = service.search(q.text, answerer.n_passages, "hybrid").hits
+        info = analyse_question(q.text)
+        terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
+        cands, table = candidate_features(info, terms, answerer.sparse.idf(terms), hits, answerer.analyse)
+        if not cands:
+            out.append([])
+            continue
+        logits = models.sentence.logits(table)
+        words = frozenset(w for w, _ in answerer.terms.tagged(info.squashed))
+        chosen = choose_sentences(cands, sigmoid(logits), answerer.max_sentences, models.second_sentence_ratio)
+        row: list[tuple[float, float, float, float]] = []
+        for i in chosen:
+            choice = best_span(info, cands[i], float(logits[i]), words, models.span)
+            text = choice.candidate.sentence.squashed[choice.span[0]:choice.span[1]]
+            row.append((choice.sentence_logit, choice.span_logit, *em_f1(text, q.answers)))
+        out.append(row)
+    return out
+
+
+def short_scores(choices: list[list[tuple[float, float, float, float]]], weight: float) -> tuple[float, float]:
+    """Mean EM and F1 when each question's short answer is the quoted sentence maximising sentence + weight × span."""
+    picked = [max(row, key=lambda c: c[0] + weight * c[1]) if row else (0.0, 0.0, 0.0, 0.0) for row in choices]
+    return float(np.mean([p[2] for p in picked])), float(np.mean([p[3] for p in picked]))
