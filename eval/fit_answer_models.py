@@ -173,7 +173,8 @@ def main() -> None:
     configure_logging("WARNING")
     started = time.time()
     bootstrap = Path(tempfile.mkdtemp()) / "bootstrap.json"
-    save_models(neutral_models(), bootstrap)
+    neutral = neutral_models()
+    save_models(neutral, bootstrap)
     settings = Settings(_env_file=None, answer_models=bootstrap)
 
     cmrc = load_cmrc(settings.cmrc_path)
@@ -205,7 +206,7 @@ def main() -> None:
     ranker = fit_span_ranker(fit.span_data(span_tune, word_ids), vocabulary, span_params)
     span_held = fit.span_examples(closed, held, per_question=1)
     span_report = span_rows(ranker, span_held, word_ids)
-    ranked = AnswerModels("ranked", sentence, neutral_models().decision, neutral_models().thresholds, ratio, span=ranker)
+    ranked = AnswerModels("ranked", sentence, neutral.decision, neutral.thresholds, ratio, span=ranker)
     ranked_service = fit.with_models(closed, ranked)
     choices_tune, choices_held = fit.short_choices(ranked_service, tune), fit.short_choices(ranked_service, held)
     weight_rows = []
@@ -216,7 +217,7 @@ def main() -> None:
     span_weight = max(weight_rows, key=lambda r: r["tune_f1"])["span_weight"]
 
     # 3. Decision models: open-domain CMRC (tuning questions) + the letter's dev split.
-    staged = AnswerModels("staged", sentence, neutral_models().decision, neutral_models().thresholds, ratio)
+    staged = AnswerModels("staged", sentence, neutral.decision, neutral.thresholds, ratio)
     opened = open_domain(cmrc, lambda title: article_half(title, INDEXED_BIT) == 0)
     open_service = fit.with_models(start(settings, opened.name, opened.documents, args.inference), staged)
     letter_staged = fit.with_models(letter_service, staged)

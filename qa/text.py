@@ -162,19 +162,18 @@ class Terms:
                 found.append(word)
         return list(dict.fromkeys(found))
 
+    def _cut(self, text: str) -> tuple[str, ...]:
+        """jieba's words; the HMM (which finds names among unknown characters) only on the first MAX_HMM_CHARS."""
+        return (*self._jieba.cut(text[:MAX_HMM_CHARS]), *self._jieba.cut(text[MAX_HMM_CHARS:], HMM=False))
+
     def tagged(self, text: str) -> list[tuple[str, str | None]]:
         """The words of a short text (a question) with their dictionary part-of-speech tags (None: untagged)."""
-        norm = normalize(text)
-        words = [*self._jieba.cut(norm[:MAX_HMM_CHARS]), *self._jieba.cut(norm[MAX_HMM_CHARS:], HMM=False)]
-        return [(w, self._pos.word_tag_tab.get(w)) for w in words]
+        return [(w, self._pos.word_tag_tab.get(w)) for w in self._cut(normalize(text))]
 
     def segment(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The words of a (normalised) sentence and their dictionary tags ("" when untagged).
-
-        The HMM finds names among unknown characters, the usual answer; past
-        MAX_HMM_CHARS it is skipped, as for questions, to keep long sentences cheap.
-        """
-        words = (*self._jieba.cut(text[:MAX_HMM_CHARS]), *self._jieba.cut(text[MAX_HMM_CHARS:], HMM=False))
+        """The words of a (normalised) sentence and their dictionary tags ("" when untagged): the words cover
+        `text` exactly, so their lengths give offsets into it."""
+        words = self._cut(text)
         tags = self._pos.word_tag_tab
         return words, tuple(tags.get(w, "") for w in words)
 

@@ -65,11 +65,11 @@ def test_short_span_falls_back_to_the_sentence_without_any_alignment():
 )
 def test_the_span_ranker_cuts_the_answer_out_of_the_sentence(question, sentence, short):
     from qa.answering.compose import rank_spans
-    from qa.answering.spans import Words
+    from qa.answering.spans import Words, question_words
 
     terms, info, squashed = Terms(), analyse_question(question), squash(sentence)
-    question_words = frozenset(w for w, _ in terms.tagged(info.squashed))
-    (start, end), _ = rank_spans(info, squashed, Words(*terms.segment(squashed)), question_words, load_models().span)
+    (start, end), _ = rank_spans(info, squashed, Words(*terms.segment(squashed)), question_words(terms, info),
+                                 load_models().span)
     assert squashed[start:end] == squash(short)
 
 

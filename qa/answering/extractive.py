@@ -21,6 +21,7 @@ from qa.answering.compose import answer_spans, answer_text, best_span, choose_se
 from qa.answering.features import analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import analyse_question
+from qa.answering.spans import question_words
 from qa.config import Mode
 from qa.schema import Answer, Hit
 from qa.sparse import SparseIndex
@@ -85,8 +86,8 @@ class ExtractiveAnswerer:
         chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
                                   self.models.second_sentence_ratio)
         spans = answer_spans([candidates[i] for i in chosen])
-        question_words = frozenset(w for w, _ in self.terms.tagged(info.squashed))
+        words = question_words(self.terms, info)
         short = short_answer(pick_short(
-            [best_span(info, candidates[i], float(logits[i]), question_words, self.models.span) for i in chosen],
+            [best_span(info, candidates[i], float(logits[i]), words, self.models.span) for i in chosen],
             self.models.short_span_weight))
         return Answer(answer_text(spans), True, confidence, spans, short=short, evidence=ev.features.round(4).tolist())

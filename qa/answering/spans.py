@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.answering.question import QuestionInfo
 from qa.answering.short import DATE, NUMBER, context_spans, short_span, typed_tokens
+from qa.text import Terms
 
 MAX_WORDS = 16
 MAX_CHARS = 40
@@ -68,6 +69,11 @@ class Words:
 
     words: tuple[str, ...]
     tags: tuple[str, ...]
+
+
+def question_words(terms: Terms, info: QuestionInfo) -> frozenset[str]:
+    """The question's jieba words: a span made of them repeats the question instead of answering it."""
+    return frozenset(w for w, _ in terms.tagged(info.squashed))
 
 
 def _bounds(words: Sequence[str]) -> list[int]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering import spans
-from qa.answering.compose import best_span, choose_sentences
+from qa.answering.compose import ShortChoice, best_span, choose_sentences, pick_short
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.features import FEATURES, SentenceInfo, candidate_features
@@ -159,7 +159,7 @@ def span_examples(service: QAService, queries: Sequence[Query], per_question: in
     for q in queries:
         hits = service.search(q.text, answerer.n_passages, "hybrid").hits
         info = analyse_question(q.text)
-        words = frozenset(w for w, _ in answerer.terms.tagged(info.squashed))
+        words = spans.question_words(answerer.terms, info)
         holding = [s for h in hits for s in answerer.analyse(h.passage).sentences if contains_gold(s.text, q.answers)]
         out += [SpanExample(info, s, words, tuple(q.answers)) for s in holding[:per_question]]
     return out
@@ -197,11 +197,11 @@ def span_scores(examples: Sequence[SpanExample], chosen: Sequence[tuple[int, int
     return float(np.mean([em for em, _ in scored])), float(np.mean([f1 for _, f1 in scored]))
 
 
-def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tuple[float, float, float, float]]]:
-    """Per question, each quoted sentence's best span as (sentence logit, span logit, EM, F1)."""
+def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tuple[ShortChoice, float, float]]]:
+    """Per question, each quoted sentence's best span with its CMRC EM and F1."""
     answerer = _extractive(service)
     models = answerer.models
-    out: list[list[tuple[float, float, float, float]]] = []
+    out: list[list[tuple[ShortChoice, float, float]]] = []
     for q in queries:
         hits = service.search(q.text, answerer.n_passages, "hybrid").hits
         info = analyse_question(q.text)
@@ -211,18 +211,21 @@ def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tup
             out.append([])
             continue
         logits = models.sentence.logits(table)
-        words = frozenset(w for w, _ in answerer.terms.tagged(info.squashed))
+        words = spans.question_words(answerer.terms, info)
         chosen = choose_sentences(cands, sigmoid(logits), answerer.max_sentences, models.second_sentence_ratio)
-        row: list[tuple[float, float, float, float]] = []
+        row: list[tuple[ShortChoice, float, float]] = []
         for i in chosen:
             choice = best_span(info, cands[i], float(logits[i]), words, models.span)
             text = choice.candidate.sentence.squashed[choice.span[0]:choice.span[1]]
-            row.append((choice.sentence_logit, choice.span_logit, *em_f1(text, q.answers)))
+            row.append((choice, *em_f1(text, q.answers)))
         out.append(row)
     return out
 
 
-def short_scores(choices: list[list[tuple[float, float, float, float]]], weight: float) -> tuple[float, float]:
-    """Mean EM and F1 when each question's short answer is the quoted sentence maximising sentence + weight × span."""
-    picked = [max(row, key=lambda c: c[0] + weight * c[1]) if row else (0.0, 0.0, 0.0, 0.0) for row in choices]
-    return float(np.mean([p[2] for p in picked])), float(np.mean([p[3] for p in picked]))
+def short_scores(choices: list[list[tuple[ShortChoice, float, float]]], weight: float) -> tuple[float, float]:
+    """Mean EM and F1 when each question's short answer is picked as the service picks it (`pick_short`)."""
+    scored = [(0.0, 0.0)] * sum(not row for row in choices)  # nothing retrieved: no short answer
+    for row in filter(None, choices):
+        picked = pick_short([c for c, _, _ in row], weight)
+        scored.append(next((em, f1) for c, em, f1 in row if c is picked))
+    return float(np.mean([em for em, _ in scored])), float(np.mean([f1 for _, f1 in scored]))
