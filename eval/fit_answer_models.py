@@ -9,6 +9,7 @@ also gives the held-out half's scores, which `qa eval` reports in full.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import tempfile
@@ -24,6 +25,7 @@ from qa.answering.model import (
     SENTENCE_MODEL_FILE,
     SPAN_RANKER_FILE,
     AnswerModels,
+    Cascade,
     LinearModel,
     TreeModel,
     save_models,
@@ -58,6 +60,11 @@ SPAN_GRID = (
     {"n_estimators": 500, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5},
     {"n_estimators": 300, "num_leaves": 63, "min_child_samples": 20, "colsample_bytree": 0.5, "reg_lambda": 5.0},
 )
+# (first trees, rows kept for the rest): the span ranker scores every candidate with its first trees only.
+CASCADE_GRID: tuple[Cascade | None, ...] = (
+    None, Cascade(10, 10), Cascade(20, 10), Cascade(20, 20), Cascade(40, 20), Cascade(40, 40), Cascade(80, 40),
+)
+CASCADE_LOSS = 0.002  # CV F1 a cascade may lose against no cascade
 SHORT_SPAN_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 # A second quoted sentence costs the reader time: it must add at least this much answer-contains-gold.
 SECOND_SENTENCE_GAIN = 0.02
@@ -107,32 +114,69 @@ def fit_span_ranker(data: fit.SpanData, vocabulary: tuple[str, ...], params: dic
 
 
 def ranked_spans(ranker: TreeModel, data: fit.SpanData) -> list[tuple[int, int]]:
-    scores = ranker.logits(data.rows)
+    """Each sentence's best span as the service picks it (`TreeModel.best`, with the ranker's cascade)."""
     bounds = np.concatenate([[0], np.cumsum(data.group_sizes)])
-    return [c[int(np.argmax(scores[a:b]))] for c, a, b in zip(data.candidates, bounds[:-1], bounds[1:], strict=True)]
+    return [c[ranker.best(data.rows[a:b])[0]] for c, a, b in zip(data.candidates, bounds[:-1], bounds[1:], strict=True)]
 
 
-def choose_span_params(examples: list, vocabulary: tuple[str, ...], word_ids: dict[str, int]) -> tuple[dict, list]:
+def cascade_cost(cascade: Cascade | None, trees: int, sizes: np.ndarray) -> float:
+    """Tree evaluations per sentence: what prediction time is proportional to."""
+    if cascade is None:
+        return float(np.mean(sizes * trees))
+    full = sizes <= cascade.keep
+    staged = cascade.first_trees * sizes + cascade.keep * (trees - cascade.first_trees)
+    return float(np.mean(np.where(full, sizes * trees, staged)))
+
+
+FoldRankers = list[tuple[TreeModel, list, fit.SpanData]]  # per fold: the ranker, its held-out examples and data
+
+
+def choose_span_params(examples: list, vocabulary: tuple[str, ...],
+                       word_ids: dict[str, int]) -> tuple[dict, list, FoldRankers]:
     folds = np.arange(len(examples)) * 3 // len(examples)
-    rows = []
+    rows, fold_rankers = [], []
     for params in SPAN_GRID:
-        scores = []
+        scores, rankers = [], []
         for k in range(3):
             train = fit.span_data([e for e, f in zip(examples, folds, strict=True) if f != k], word_ids)
             held = [e for e, f in zip(examples, folds, strict=True) if f == k]
-            scores.append(fit.span_scores(held, ranked_spans(fit_span_ranker(train, vocabulary, params),
-                                                             fit.span_data(held, word_ids))))
+            held_data = fit.span_data(held, word_ids)
+            ranker = fit_span_ranker(train, vocabulary, params)
+            scores.append(fit.span_scores(held, ranked_spans(ranker, held_data)))
+            rankers.append((ranker, held, held_data))
         rows.append({"params": str(params), "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
                      "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4)})
+        fold_rankers.append(rankers)
     best = max(range(len(SPAN_GRID)), key=lambda i: rows[i]["cv_f1"])
-    return SPAN_GRID[best], rows
+    return SPAN_GRID[best], rows, fold_rankers[best]
 
 
-def span_rows(ranker: TreeModel, examples: list, word_ids: dict[str, int]) -> list[dict]:
-    ranked = ranked_spans(ranker, fit.span_data(examples, word_ids))
+def choose_cascade(fold_rankers: FoldRankers) -> tuple[Cascade | None, list[dict]]:
+    """The cheapest cascade whose cross-validated F1 (the chosen parameters' fold rankers) is within
+    CASCADE_LOSS of ranking every candidate with every tree."""
+    rows = []
+    for cascade in CASCADE_GRID:
+        scores, costs = [], []
+        for ranker, held, data in fold_rankers:
+            scores.append(fit.span_scores(held, ranked_spans(ranker.with_cascade(cascade), data)))
+            costs.append(cascade_cost(cascade, ranker.num_trees, data.group_sizes))
+        rows.append({"cascade": str(cascade and (cascade.first_trees, cascade.keep)),
+                     "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
+                     "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4),
+                     "tree_evaluations_per_sentence": round(float(np.mean(costs)))})
+    full_f1 = rows[0]["cv_f1"]
+    best = min((i for i, r in enumerate(rows) if r["cv_f1"] >= full_f1 - CASCADE_LOSS),
+               key=lambda i: rows[i]["tree_evaluations_per_sentence"])
+    return CASCADE_GRID[best], rows
+
+
+def span_rows(full: TreeModel, ranker: TreeModel, examples: list, word_ids: dict[str, int]) -> list[dict]:
+    data = fit.span_data(examples, word_ids)
     heuristic = [short_span(ex.info, ex.sentence.squashed) for ex in examples]
     rows = []
-    for name, chosen in (("alignment heuristic", heuristic), ("span ranker", ranked)):
+    for name, chosen in (("alignment heuristic", heuristic), ("span ranker, every tree on every span",
+                                                               ranked_spans(full, data)),
+                         ("span ranker, chosen cascade (the service)", ranked_spans(ranker, data))):
         em, f1 = fit.span_scores(examples, chosen)
         rows.append({"short answer": name, "held-out sentences": len(examples), "em": round(em, 4), "f1": round(f1, 4)})
     return rows
@@ -202,10 +246,12 @@ def main() -> None:
     span_tune = fit.span_examples(closed, tune)
     vocabulary = fit.span_vocabulary(span_tune, SPAN_VOCABULARY)
     word_ids = {w: i + 1 for i, w in enumerate(vocabulary)}
-    span_params, span_cv = choose_span_params(span_tune, vocabulary, word_ids)
-    ranker = fit_span_ranker(fit.span_data(span_tune, word_ids), vocabulary, span_params)
+    span_params, span_cv, fold_rankers = choose_span_params(span_tune, vocabulary, word_ids)
+    cascade, cascade_rows = choose_cascade(fold_rankers)
+    full_ranker = fit_span_ranker(fit.span_data(span_tune, word_ids), vocabulary, span_params)
+    ranker = full_ranker.with_cascade(cascade)
     span_held = fit.span_examples(closed, held, per_question=1)
-    span_report = span_rows(ranker, span_held, word_ids)
+    span_report = span_rows(full_ranker, ranker, span_held, word_ids)
     ranked = AnswerModels("ranked", sentence, neutral.decision, neutral.thresholds, ratio, span=ranker)
     ranked_service = fit.with_models(closed, ranked)
     choices_tune, choices_held = fit.short_choices(ranked_service, tune), fit.short_choices(ranked_service, held)
@@ -266,6 +312,7 @@ def main() -> None:
              for i, n in enumerate(DECISION_FEATURES)]
     payload = {"sentence": sentence_row, "ratios_tuning": ratio_rows, "ratios_held_out": held_ratio_rows,
                "chosen_ratio": ratio, "span": span_report, "span_params": span_params, "span_cv": span_cv,
+               "cascade": cascade and dataclasses.asdict(cascade), "cascades": cascade_rows,
                "short_span_weight": span_weight, "short_span_weights": weight_rows,
                "sentence_model": str(sentence_params), "sentence_cv": sentence_cv,
                "decision": decision_report, "sentence_coefficients": coef,
@@ -287,7 +334,11 @@ def main() -> None:
         f"{len(span_tune)} tuning-half sentences that hold a gold answer; scored here on one such sentence per "
         "held-out question (the sentence given, so this isolates the span choice; `qa eval` scores it end to end). "
         f"Parameters {span_params} (plus {TREE_FIXED}), the best cross-validated F1 on the tuning half:\n\n"
-        + md_table(span_cv) + "\n\nHeld-out half:\n\n" + md_table(span_report) +
+        + md_table(span_cv) +
+        "\n\nPrediction costs per candidate and tree, so the service ranks in two stages (`TreeModel.best`): "
+        "the first trees score every candidate, the rest only the best few. Chosen: the cheapest cascade within "
+        f"{CASCADE_LOSS} cross-validated F1 of none (the chosen parameters' fold rankers): **{cascade}**\n\n"
+        + md_table(cascade_rows) + "\n\nHeld-out half:\n\n" + md_table(span_report) +
         "\n\nWhen two sentences are quoted, the short answer comes from the one with the highest sentence logit + "
         f"weight × span score; weight **{span_weight}**, the best tuning F1 (end to end, with retrieval):\n\n"
         + md_table(weight_rows) +

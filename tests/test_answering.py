@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
 import pytest
 
-from qa.answering.model import LinearModel, load_models, save_models
+from qa.answering.model import Cascade, LinearModel, load_models, save_models
 from qa.answering.question import analyse_question
 from qa.answering.short import short_span
 from qa.evaluation.runner import em_f1
@@ -127,6 +128,27 @@ def test_answer_models_round_trip(tmp_path):
     assert shipped.span is not None and again.span is not None
     span_rows = np.random.default_rng(1).normal(size=(5, len(shipped.span.features)))
     assert np.allclose(again.span.logits(span_rows), shipped.span.logits(span_rows))
+
+
+def test_a_cascaded_span_ranker_returns_a_full_score_and_round_trips(tmp_path):
+    shipped = load_models()
+    assert shipped.span is not None
+    cascaded = shipped.span.with_cascade(Cascade(first_trees=5, keep=3))
+    rows = np.random.default_rng(2).normal(size=(40, len(shipped.span.features)))
+    full = shipped.span.logits(rows)
+    first = shipped.span.logits(rows, trees=5)
+    best, score = cascaded.best(rows)
+    # The winner is among the 3 best by the first trees, and its score is the whole model's.
+    assert best in np.argsort(-first)[:3]
+    assert score == pytest.approx(full[best])
+    assert score == pytest.approx(max(full[np.argsort(-first)[:3]]))
+    # With no more rows than it keeps, the cascade is plain argmax.
+    assert cascaded.best(rows[:3]) == (int(np.argmax(full[:3])), pytest.approx(float(np.max(full[:3]))))
+    path = tmp_path / "models.json"
+    save_models(dataclasses.replace(shipped, span=cascaded), path)
+    again = load_models(path)
+    assert again.span is not None and again.span.cascade == Cascade(5, 3)
+    assert again.span.best(rows) == (best, pytest.approx(score))
 
 
 def test_a_damaged_span_ranker_is_a_clear_error(tmp_path):

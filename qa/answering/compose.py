@@ -70,9 +70,8 @@ def rank_spans(info: QuestionInfo, text: str, words: Words, question_words: froz
     cands = spans.candidates(info, text, words)
     if ranker is None or not cands:
         return short_span(info, text), 0.0
-    scores = ranker.logits(spans.features(info, text, words, cands, question_words, ranker.word_ids))
-    best = int(np.argmax(scores))
-    return cands[best], float(scores[best])
+    best, score = ranker.best(spans.features(info, text, words, cands, question_words, ranker.word_ids))
+    return cands[best], score
 
 
 def best_span(info: QuestionInfo, candidate: Candidate, sentence_logit: float, question_words: frozenset[str],
