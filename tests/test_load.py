@@ -24,5 +24,7 @@ def test_mixed_load_zero_errors_correct_answers_flat_memory(tmp_path):
     summary = result.summary()
     print(summary, {"rss_start_mb": rss_start, "rss_end_mb": rss_end})
     assert result.requests == 5000, "the run hit its time limit"
-    assert (result.server_errors, result.dropped, result.wrong) == (0, 0, 0), summary
+    assert (result.server_errors, result.dropped, result.wrong) == (0, 0, 0), (summary, result.dropped_by)
+    # the keep-alive race (see qa.evaluation.loadtest) is rare; more than 0.1% retried is a server problem
+    assert result.retried <= result.requests // 1000, (summary, result.retried_by)
     assert rss_end < rss_start * 1.15 + 30, (rss_start, rss_end)
