@@ -6,6 +6,10 @@ Screenshots are written to the test's temporary folder (pytest --basetemp=DIR ke
 
 The widget asks POST /ask/stream (Server-Sent Events: passages, tokens, answer); crafted answers are
 served to it as such a stream.
+
+Waits go through locators, or wait_for_function with an arrow function: Playwright polls a plain
+string predicate with eval(), which the pages' Content-Security-Policy (no 'unsafe-eval') blocks
+after the first try, so such a wait fails whenever the page is not ready at once.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 from qa.api import create_app
 from qa.config import Settings
@@ -190,7 +195,7 @@ def test_oversized_question_and_server_down_show_errors(server, browser):
     page.route("**/ask/stream", lambda route: route.abort())
     page.fill(".qaw-input", "5G覆盖哪些区域")
     page.press(".qaw-input", "Enter")
-    page.wait_for_function("document.querySelectorAll('.qaw-error').length >= 2")
+    page.locator(".qaw-error").nth(1).wait_for()
     assert "无法连接" in page.locator(".qaw-error").nth(1).inner_text()
     page.close()
 
@@ -272,7 +277,7 @@ def test_demo_page_works_when_keys_are_required(page_service, browser):
         page.goto(base + "/")
         assert ADMIN not in page.content() and KEY not in page.content()
         page.wait_for_selector(".qaw-chip")  # /suggestions answered: the widget sent the demo key
-        page.wait_for_function("!document.getElementById('docs').textContent.includes('加载中')")
+        expect(page.locator("#docs")).not_to_contain_text("加载中")
         assert "无法加载" not in page.inner_text("#docs")
         with page.expect_response(lambda r: r.url.endswith(STREAM)) as info:
             page.fill(".qaw-input", "5G覆盖哪些区域")
@@ -375,7 +380,7 @@ def test_follow_up_question_sends_the_conversation_and_new_conversation_forgets_
     assert "history" not in sent[0]
     assert sent[1]["history"] == [{"question": "5G覆盖哪些区域", "passage_ids": cited}] and cited
     assert second["resolved_question"] == "4G覆盖哪些区域"
-    page.wait_for_function("document.querySelectorAll('.qaw-answer').length === 2")
+    expect(page.locator(".qaw-answer")).to_have_count(2)
     assert "4G" in page.locator(".qaw-answer").nth(1).inner_text()
     # The rewritten query, under the user's question it came from.
     assert page.inner_text(".qaw-resolved") == "按“4G覆盖哪些区域”检索"
@@ -398,7 +403,7 @@ def test_history_keeps_the_last_ten_turns(page_server, browser):
     page.goto(page_server + "/")
     for i in range(12):
         _ask(page, f"问题{i}")
-        page.wait_for_function(f"document.querySelectorAll('.qaw-answer').length === {i + 1}")
+        expect(page.locator(".qaw-answer")).to_have_count(i + 1)
     assert [len(body.get("history", [])) for body in sent] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]
     assert [t["question"] for t in sent[-1]["history"]] == [f"问题{i}" for i in range(1, 11)]
     page.close()

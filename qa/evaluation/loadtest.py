@@ -112,6 +112,11 @@ class LoadResult:
         }
 
 
+def _failure(probe: Probe, exc: Exception) -> str:
+    """What a dropped or retried request was and how it failed ("ask: ReadError: ...")."""
+    return f"{probe.kind}: {type(exc).__name__}: {exc}"
+
+
 async def run_load(base: str, total: int, concurrency: int, time_limit_s: float, seed: int = 0,
                    between: Callable[[int], None] | None = None) -> LoadResult:
     """Send `total` mixed requests with `concurrency` workers, stopping at `time_limit_s`."""
@@ -136,11 +141,11 @@ async def run_load(base: str, total: int, concurrency: int, time_limit_s: float,
                     response = await probe.send(client)  # type: ignore[misc]
                 except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
                     result.retried += 1
-                    result.retried_by[f"{probe.kind}: {type(exc).__name__}: {exc}"] += 1
+                    result.retried_by[_failure(probe, exc)] += 1
                     response = await probe.send(client)  # type: ignore[misc]
             except httpx.HTTPError as exc:
                 result.dropped += 1
-                result.dropped_by[f"{probe.kind}: {type(exc).__name__}: {exc}"] += 1
+                result.dropped_by[_failure(probe, exc)] += 1
                 continue
             finally:
                 result.requests += 1
