@@ -48,11 +48,15 @@ SPAN_VOCABULARY = 300  # edge words with a category of their own; the rest share
 TREE_FIXED = {"learning_rate": 0.05, "deterministic": True, "force_row_wise": True, "seed": 0, "n_jobs": 2,
               "verbose": -1}
 # Each grid is chosen among by 3-fold cross-validation on the tuning half (folds are contiguous blocks of questions,
-# which come in article order, so an article rarely sits on both sides). None: a logistic regression.
+# which come in article order, so an article rarely sits on both sides; see `fold_of`). None: a logistic regression.
+SENTENCE_TREES = {"n_estimators": 200, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5}
 SENTENCE_GRID: tuple[dict | None, ...] = (
     None,
-    {"n_estimators": 200, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5},
-    {"n_estimators": 400, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5, "learning_rate": 0.03},
+    SENTENCE_TREES,
+    {**SENTENCE_TREES, "n_estimators": 400, "learning_rate": 0.03},
+    # LambdaRank: the sentences of one question compete, as they do when the answer is chosen; the truncation
+    # level is how deep in each question's ranking pairs count.
+    *({**SENTENCE_TREES, "objective": "lambdarank", "lambdarank_truncation_level": level} for level in (1, 3, 5)),
 )
 SPAN_GRID = (
     {"n_estimators": 300, "num_leaves": 63, "min_child_samples": 20},
@@ -65,6 +69,9 @@ CASCADE_GRID: tuple[Cascade | None, ...] = (
     None, Cascade(10, 10), Cascade(20, 10), Cascade(20, 20), Cascade(40, 20), Cascade(40, 40), Cascade(80, 40),
 )
 CASCADE_LOSS = 0.002  # CV F1 a cascade may lose against no cascade
+# CV F1 a cheaper span ranker may lose against the best of SPAN_GRID: differences this small flip with the fold
+# boundaries (seen when the folds moved from span examples to questions), while the cost is paid on every /ask.
+SPAN_PARAMS_LOSS = 0.002
 SHORT_SPAN_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 # A second quoted sentence costs the reader time: it must add at least this much answer-contains-gold.
 SECOND_SENTENCE_GAIN = 0.02
@@ -79,29 +86,53 @@ def neutral_models() -> AnswerModels:
                         {m: -math.inf for m in MODES}, 1.01)
 
 
-def fit_sentence_model(rows: np.ndarray, labels: np.ndarray, params: dict | None) -> LinearModel | TreeModel:
-    """A logistic regression (params None) or LightGBM classifier: P(the sentence holds a gold answer)."""
+FOLDS = 3
+
+
+def fold_of(question: np.ndarray | int, questions: int) -> np.ndarray:
+    """The cross-validation fold of a tuning question by its index: sentence models, span rankers and the
+    short-answer weight all use the same folds, so out-of-fold choices never meet a model fitted on them."""
+    return np.asarray(question) * FOLDS // questions
+
+
+def fit_sentence_model(data: fit.SentenceData, params: dict | None) -> LinearModel | TreeModel:
+    """A logistic regression (params None), LightGBM classifier (P(the sentence holds a gold answer)) or
+    LambdaRank ranker (a score to rank one question's sentences by)."""
     if params is None:
-        return fit.fit_linear(rows, labels, FEATURES)
+        return fit.fit_linear(data.rows, data.labels, FEATURES)
     import lightgbm
 
-    model = lightgbm.LGBMClassifier(**{**TREE_FIXED, **params}).fit(rows, labels)
+    if params.get("objective") == "lambdarank":
+        if np.any(np.diff(data.groups) < 0):
+            raise ValueError("a ranker needs each question's sentences together, questions in order")
+        sizes = np.unique(data.groups, return_counts=True)[1]
+        model = lightgbm.LGBMRanker(**{**TREE_FIXED, **params}).fit(data.rows, data.labels.astype(int), group=sizes)
+    else:
+        model = lightgbm.LGBMClassifier(**{**TREE_FIXED, **params}).fit(data.rows, data.labels)
     return TreeModel(FEATURES, model.booster_.model_to_string(), SENTENCE_MODEL_FILE)
 
 
-def choose_sentence_model(data: fit.SentenceData) -> tuple[dict | None, list[dict]]:
-    """3-fold cross-validation on the tuning half (contiguous blocks of questions) over SENTENCE_GRID."""
-    folds = data.groups * 3 // (data.groups.max() + 1)
-    rows = []
+def choose_sentence_model(data: fit.SentenceData,
+                          questions: int) -> tuple[dict | None, list[dict], np.ndarray, list[LinearModel | TreeModel]]:
+    """Cross-validation on the tuning half over SENTENCE_GRID. Also the chosen model's out-of-fold probabilities
+    and fold models, which the second-sentence ratio and the short-answer weight are chosen with (a model's
+    scores on the rows it was fitted on flatter its first choice, a ranker's most of all)."""
+    folds = fold_of(data.groups, questions)
+    rows, out_of_fold, fold_models = [], [], []
     for params in SENTENCE_GRID:
-        scores = []
-        for k in range(3):
-            model = fit_sentence_model(data.rows[folds != k], data.labels[folds != k], params)
+        scores, probabilities, models = [], np.zeros(len(data.labels)), []
+        for k in range(FOLDS):
+            model = fit_sentence_model(fit.SentenceData(data.rows[folds != k], data.labels[folds != k],
+                                                        data.groups[folds != k]), params)
             held = fit.SentenceData(data.rows[folds == k], data.labels[folds == k], data.groups[folds == k])
-            scores.append(fit.top1_contains(model.probabilities(held.rows), held))
+            probabilities[folds == k] = model.probabilities(held.rows)
+            scores.append(fit.top1_contains(probabilities[folds == k], held))
+            models.append(model)
         rows.append({"model": str(params or "logistic regression"), "cv_top1": round(float(np.mean(scores)), 4)})
+        out_of_fold.append(probabilities)
+        fold_models.append(models)
     best = max(range(len(SENTENCE_GRID)), key=lambda i: rows[i]["cv_top1"])
-    return SENTENCE_GRID[best], rows
+    return SENTENCE_GRID[best], rows, out_of_fold[best], fold_models[best]
 
 
 def fit_span_ranker(data: fit.SpanData, vocabulary: tuple[str, ...], params: dict) -> TreeModel:
@@ -131,13 +162,13 @@ def cascade_cost(cascade: Cascade | None, trees: int, sizes: np.ndarray) -> floa
 FoldRankers = list[tuple[TreeModel, list, fit.SpanData]]  # per fold: the ranker, its held-out examples and data
 
 
-def choose_span_params(examples: list, vocabulary: tuple[str, ...],
+def choose_span_params(examples: list, questions: int, vocabulary: tuple[str, ...],
                        word_ids: dict[str, int]) -> tuple[dict, list, FoldRankers]:
-    folds = np.arange(len(examples)) * 3 // len(examples)
+    folds = fold_of(np.array([e.question for e in examples]), questions)
     rows, fold_rankers = [], []
     for params in SPAN_GRID:
         scores, rankers = [], []
-        for k in range(3):
+        for k in range(FOLDS):
             train = fit.span_data([e for e, f in zip(examples, folds, strict=True) if f != k], word_ids)
             held = [e for e, f in zip(examples, folds, strict=True) if f == k]
             held_data = fit.span_data(held, word_ids)
@@ -147,8 +178,15 @@ def choose_span_params(examples: list, vocabulary: tuple[str, ...],
         rows.append({"params": str(params), "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
                      "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4)})
         fold_rankers.append(rankers)
-    best = max(range(len(SPAN_GRID)), key=lambda i: rows[i]["cv_f1"])
+    top = max(r["cv_f1"] for r in rows)
+    best = min((i for i, r in enumerate(rows) if r["cv_f1"] >= top - SPAN_PARAMS_LOSS),
+               key=lambda i: prediction_cost(SPAN_GRID[i]))
     return SPAN_GRID[best], rows, fold_rankers[best]
+
+
+def prediction_cost(params: dict) -> float:
+    """Nodes a candidate passes through: trees times the depth of a balanced tree with that many leaves."""
+    return params["n_estimators"] * math.log2(params["num_leaves"])
 
 
 def choose_cascade(fold_rankers: FoldRankers) -> tuple[Cascade | None, list[dict]]:
@@ -232,46 +270,59 @@ def main() -> None:
     letter_service = start(settings, letter.name, letter.documents, args.inference)
     train = fit.sentence_data(closed, tune)
     extra = fit.sentence_data(letter_service, [q for q in letter_dev if q.answerable])
-    rows = np.vstack([train.rows, extra.rows])
-    labels = np.concatenate([train.labels, extra.labels])
-    sentence_params, sentence_cv = choose_sentence_model(train)
-    sentence = fit_sentence_model(rows, labels, sentence_params)
+    both = fit.SentenceData(np.vstack([train.rows, extra.rows]), np.concatenate([train.labels, extra.labels]),
+                            np.concatenate([train.groups, extra.groups + train.groups.max() + 1]))
+    sentence_params, sentence_cv, out_of_fold, sentence_folds = choose_sentence_model(train, len(tune))
+    sentence = fit_sentence_model(both, sentence_params)
     test = fit.sentence_data(closed, held)
     lengths = np.expm1(test.rows[:, FEATURES.index("log_length")])
     train_lengths = np.expm1(train.rows[:, FEATURES.index("log_length")])
-    ratio, ratio_rows = choose_ratio(sentence.probabilities(train.rows), train, train_lengths)
+    ratio, ratio_rows = choose_ratio(out_of_fold, train, train_lengths)
     held_ratio_rows = choose_ratio(sentence.probabilities(test.rows), test, lengths)[1]
 
     # 2. Span ranker (the short answer): tuning-half sentences holding a gold answer; held-out for the report.
     span_tune = fit.span_examples(closed, tune)
     vocabulary = fit.span_vocabulary(span_tune, SPAN_VOCABULARY)
     word_ids = {w: i + 1 for i, w in enumerate(vocabulary)}
-    span_params, span_cv, fold_rankers = choose_span_params(span_tune, vocabulary, word_ids)
+    span_params, span_cv, fold_rankers = choose_span_params(span_tune, len(tune), vocabulary, word_ids)
     cascade, cascade_rows = choose_cascade(fold_rankers)
     full_ranker = fit_span_ranker(fit.span_data(span_tune, word_ids), vocabulary, span_params)
     ranker = full_ranker.with_cascade(cascade)
     span_held = fit.span_examples(closed, held, per_question=1)
     span_report = span_rows(full_ranker, ranker, span_held, word_ids)
     ranked = AnswerModels("ranked", sentence, neutral.decision, neutral.thresholds, ratio, span=ranker)
-    ranked_service = fit.with_models(closed, ranked)
-    choices_tune, choices_held = fit.short_choices(ranked_service, tune), fit.short_choices(ranked_service, held)
+    choices_held = fit.short_choices(fit.with_models(closed, ranked), held)
+    choices_tune = []  # out of fold: each fold's questions answered by the sentence model and ranker fitted without it
+    for k, (sentence_k, (ranker_k, _, _)) in enumerate(zip(sentence_folds, fold_rankers, strict=True)):
+        fold = AnswerModels(f"fold {k}", sentence_k, neutral.decision, neutral.thresholds, ratio,
+                            span=ranker_k.with_cascade(cascade))
+        choices_tune += fit.short_choices(fit.with_models(closed, fold),
+                                          [q for i, q in enumerate(tune) if fold_of(i, len(tune)) == k])
     weight_rows = []
     for w in SHORT_SPAN_WEIGHTS:
         (tune_em, tune_f1), (held_em, held_f1) = fit.short_scores(choices_tune, w), fit.short_scores(choices_held, w)
-        weight_rows.append({"span_weight": w, "tune_em": round(tune_em, 4), "tune_f1": round(tune_f1, 4),
+        weight_rows.append({"span_weight": w, "tune_oof_em": round(tune_em, 4), "tune_oof_f1": round(tune_f1, 4),
                             "held_out_em": round(held_em, 4), "held_out_f1": round(held_f1, 4)})
-    span_weight = max(weight_rows, key=lambda r: r["tune_f1"])["span_weight"]
+    span_weight = max(weight_rows, key=lambda r: r["tune_oof_f1"])["span_weight"]
 
     # 3. Decision models: open-domain CMRC (tuning questions) + the letter's dev split.
     staged = AnswerModels("staged", sentence, neutral.decision, neutral.thresholds, ratio)
     opened = open_domain(cmrc, lambda title: article_half(title, INDEXED_BIT) == 0)
-    open_service = fit.with_models(start(settings, opened.name, opened.documents, args.inference), staged)
+    open_base = start(settings, opened.name, opened.documents, args.inference)
+    open_service = fit.with_models(open_base, staged)
+    # The tuning questions' evidence comes out of fold, as the held-out half's does: the best sentence's score from
+    # a sentence model fitted without the question (a ranker's scores on its own rows are far surer than on new ones).
+    open_folds = [fit.with_models(open_base, AnswerModels(f"fold {k}", m, neutral.decision, neutral.thresholds, ratio))
+                  for k, m in enumerate(sentence_folds)]
+    fold_by_id = {q.id: int(fold_of(i, len(tune))) for i, q in enumerate(tune)}
     letter_staged = fit.with_models(letter_service, staged)
     decision, thresholds, decision_report = {}, {}, []
     open_tune = [q for q in opened.queries if q.split == "dev"]
     open_held = [q for q in opened.queries if q.split == "test"]
     for mode in MODES:
-        x_c, y_c = fit.decision_rows(open_service, opened, open_tune, mode)
+        parts = [fit.decision_rows(service, opened, [q for q in open_tune if fold_by_id[q.id] == k], mode)
+                 for k, service in enumerate(open_folds)]
+        x_c, y_c = np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts])
         x_l, y_l = fit.decision_rows(letter_staged, letter, letter_dev, mode)
         letter_weight = args.letter_weight * len(y_c) / max(len(y_l), 1)
         weights = np.concatenate([np.ones(len(y_c)), np.full(len(y_l), letter_weight)])
@@ -310,7 +361,7 @@ def main() -> None:
             [{"feature": n, "gain_share": round(g, 3)} for n, g in sentence.importances().items()])
     dcoef = [{"feature": n, **{m: round(float(decision[m].weights[i]), 3) for m in MODES}}
              for i, n in enumerate(DECISION_FEATURES)]
-    payload = {"sentence": sentence_row, "ratios_tuning": ratio_rows, "ratios_held_out": held_ratio_rows,
+    payload = {"sentence": sentence_row, "ratios_tuning_out_of_fold": ratio_rows, "ratios_held_out": held_ratio_rows,
                "chosen_ratio": ratio, "span": span_report, "span_params": span_params, "span_cv": span_cv,
                "cascade": cascade and dataclasses.asdict(cascade), "cascades": cascade_rows,
                "short_span_weight": span_weight, "short_span_weights": weight_rows,
@@ -324,8 +375,9 @@ def main() -> None:
         "gain), the decision models as logistic regressions with scikit-learn (standardised features, so the "
         "weights compare). Regenerate: `python eval/fit_answer_models.py`.\n\n"
         "## Sentence model: does this sentence hold the answer?\n\n" + md_table([sentence_row]) +
-        "\n\nSecond sentence (joins when its probability ≥ ratio × the best; chosen on the tuning half, "
-        f"needing +{SECOND_SENTENCE_GAIN} contains-gold): **{ratio}**\n\n" + md_table(ratio_rows) +
+        "\n\nSecond sentence (joins when its probability ≥ ratio × the best; chosen on the tuning half's "
+        f"out-of-fold probabilities, needing +{SECOND_SENTENCE_GAIN} contains-gold): **{ratio}**\n\n"
+        + md_table(ratio_rows) +
         "\n\nHeld-out half:\n\n" + md_table(held_ratio_rows) +
         f"\n\nModel: {sentence_params or 'logistic regression'}, the best cross-validated top-1 on the tuning "
         "half among:\n\n" + md_table(sentence_cv) + "\n\n" + md_table(coef) +
@@ -333,16 +385,21 @@ def main() -> None:
         "LightGBM LambdaRank over candidate spans (qa/answering/spans.py), graded by CMRC F1, fitted on the "
         f"{len(span_tune)} tuning-half sentences that hold a gold answer; scored here on one such sentence per "
         "held-out question (the sentence given, so this isolates the span choice; `qa eval` scores it end to end). "
-        f"Parameters {span_params} (plus {TREE_FIXED}), the best cross-validated F1 on the tuning half:\n\n"
+        f"Parameters {span_params} (plus {TREE_FIXED}): the cheapest to evaluate (trees × log2 leaves) within "
+        f"{SPAN_PARAMS_LOSS} of the best cross-validated F1 on the tuning half:\n\n"
         + md_table(span_cv) +
         "\n\nPrediction costs per candidate and tree, so the service ranks in two stages (`TreeModel.best`): "
         "the first trees score every candidate, the rest only the best few. Chosen: the cheapest cascade within "
         f"{CASCADE_LOSS} cross-validated F1 of none (the chosen parameters' fold rankers): **{cascade}**\n\n"
         + md_table(cascade_rows) + "\n\nHeld-out half:\n\n" + md_table(span_report) +
         "\n\nWhen two sentences are quoted, the short answer comes from the one with the highest sentence logit + "
-        f"weight × span score; weight **{span_weight}**, the best tuning F1 (end to end, with retrieval):\n\n"
+        f"weight × span score; weight **{span_weight}**, the best tuning F1 (end to end, with retrieval; out of "
+        "fold: each third of the tuning questions answered by the sentence model and span ranker fitted on the "
+        "other two):\n\n"
         + md_table(weight_rows) +
         "\n\n## Decision model: do the passages answer the question?\n\n"
+        "The tuning questions' evidence is out of fold (their best sentence scored by the sentence model fitted "
+        "without them), like the held-out half's. "
         f"The letter's dev split weighs {args.letter_weight} of CMRC's tuning half in fitting and thresholds. "
         "Thresholds: best weighted tuning accuracy (CMRC open domain, the letter's dev split) answering at least "
         f"{args.min_answered:.0%} of CMRC's answerable tuning questions.\n\n" + md_table(decision_report) +

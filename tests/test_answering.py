@@ -14,6 +14,7 @@ from qa.answering.short import short_span
 from qa.evaluation.runner import em_f1
 from qa.exact import squash
 from qa.text import Terms
+from tests.conftest import LETTER_ID
 
 
 @pytest.mark.parametrize(
@@ -265,3 +266,17 @@ def test_only_the_head_of_a_long_query_is_embedded(settings, fake_encoder):
     result = service.ask(question, 5)
     assert seen and max(len(t) for t in seen) <= 64
     assert result.search.hits  # BM25 and exact matching still read the whole question
+
+
+def test_a_place_the_corpus_never_mentions_is_declined_whatever_the_model_says(fake_service):
+    answer = fake_service.ask("杭州的5G覆盖哪些区域", 5).answer
+    assert not answer.answerable and answer.confidence == 0.0
+    assert answer.reason == "资料中没有提到问题里的“杭州”，无法据此回答。"
+
+
+def test_a_place_mentioned_elsewhere_in_the_corpus_is_left_to_the_model(fake_service):
+    """嘉定 is in the letter's 5G passage only, not in the 4G question's top passage, the one answered from."""
+    service = fake_service.with_settings(abstain_thresholds={"hybrid": 0.0}, answer_passages=1)
+    response = service.ask("嘉定的4G用户占全市移动电话的比例是多少", 5)
+    assert "嘉定" not in response.search.hits[0].passage.text and "嘉定" in service.document(LETTER_ID).text
+    assert response.answer.confidence > 0.0 and "嘉定" not in (response.answer.reason or "")

@@ -34,9 +34,10 @@ class Evidence:
 
     features: np.ndarray  # in DECISION_FEATURES order (one model per mode, so dense_support is 0 throughout bm25)
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
-    # Of those, the ones the dictionary knows as places, names, organisations, or figures: a question about
-    # 北京 or 2017 answered from passages that never mention them answers another question, so the
-    # service declines whatever the model says.
+    # Of those, the figures (2017) and the words the dictionary knows as places, names or organisations that the
+    # whole corpus never mentions (北京 in the letter): passages without them answer another question, so the
+    # service declines whatever the model says. A name the corpus mentions elsewhere is left to the model: jieba
+    # tags common words as places (东西, 大洋), and declining on those lost answerable CMRC questions.
     missing_named: tuple[str, ...] = ()
 
 
@@ -55,7 +56,7 @@ def evidence(
     rows: np.ndarray,
     best: int,
     entities: list[str],
-    named: list[str],
+    decisive: list[str],
     unseen_share: float,
     floor: float,
 ) -> Evidence:
@@ -74,13 +75,15 @@ def evidence(
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
     ])
-    return Evidence(row, missing, tuple(e for e in missing if e in named))
+    return Evidence(row, missing, tuple(e for e in missing if e in decisive))
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:
     """Why the service declines, in plain Chinese."""
-    if ev.missing_named or ev.missing:
-        return f"资料中没有提到问题里的“{'、'.join(ev.missing_named or ev.missing)}”，无法据此回答。"
+    if ev.missing_named:
+        return f"资料中没有提到问题里的“{'、'.join(ev.missing_named)}”，无法据此回答。"
+    if ev.missing:
+        return f"检索到的段落中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
     if ev.features[DECISION_FEATURES.index("type_missing")]:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
     return f"现有资料与问题的吻合度不够（置信度 {confidence:.2f}，低于 {threshold:.2f}），为避免答非所问，暂不作答。"

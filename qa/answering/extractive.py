@@ -73,8 +73,11 @@ class ExtractiveAnswerer:
         logits = self.models.sentence.logits(rows)
         best = int(np.argmax(logits))
         unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
+        named = list(analysed.named)
+        decisive = [e for e, n in zip(named, self.sparse.document_frequency(named), strict=True)
+                    if n == 0 or any(ch.isdigit() for ch in e)]
         ev = decision.evidence(info, top, float(logits[best]), rows, best, list(analysed.entities),
-                               list(analysed.named), unseen, self.dense_floor)
+                               decisive, unseen, self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)

@@ -148,17 +148,30 @@ def _tag_flags(tag: str) -> tuple[float, ...]:
 
 def _word_values(words: Words, n: int, value: Callable[[str], float]) -> tuple[np.ndarray, np.ndarray]:
     """value(word) of the word starting at each offset, and of the word ending at each offset (0 elsewhere)."""
-    bounds = _bounds(words.words)
+    bounds = np.array(_bounds(words.words))
+    values = [value(w) for w in words.words]
     at, before = np.zeros(n + 1), np.zeros(n + 1)
-    for start, end, word in zip(bounds, bounds[1:], words.words, strict=False):
-        v = value(word)
-        at[start] = v
-        before[end] = v
+    at[bounds[:-1]] = values
+    before[bounds[1:]] = values
     return at, before
 
 
 def _prefix(flags: Sequence[bool]) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(np.asarray(flags, dtype=np.float64))])
+
+
+def _char_flags(text: str, chars: frozenset[str]) -> np.ndarray:
+    """Per character offset of `text`: whether the character there is one of `chars`."""
+    return np.fromiter((ch in chars for ch in text), dtype=bool, count=len(text))
+
+
+def _occurrences(text: str, needle: str) -> list[tuple[int, int]]:
+    """Every (start, end) of `needle` in `text`, overlapping ones too."""
+    out, at = [], text.find(needle)
+    while needle and at >= 0:
+        out.append((at, at + len(needle)))
+        at = text.find(needle, at + 1)
+    return out
 
 
 def _covers(tokens: list[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +212,14 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     clause_of = np.concatenate([[0], np.cumsum([ch in _CLAUSE for ch in text])])[:n]
     is_clause = np.array([ch in _CLAUSE for ch in text] + [True])
     clause_start = np.concatenate([[True], is_clause[:-1]])  # offset 0 or right after a clause mark
+    # Per-offset tables, indexed by the spans' starts and ends (a sentence has far fewer offsets than spans).
     padded = text + " "
+    bad_start, closing = _char_flags(padded, _BAD_START), _char_flags(padded, _CLOSING)
+    bad_end_before = np.concatenate([[False], _char_flags(text, _BAD_END)])  # at offset b: text[b - 1]
+    opening_before = np.concatenate([[False], _char_flags(text, _OPENING)])
+    introduced = np.fromiter((text.startswith(_INTRODUCERS, a) for a in range(n)), dtype=bool, count=n)
+    head = info.head or ""
+    head_ends = np.fromiter((bool(head) and text.endswith(head, 0, b) for b in range(n + 1)), dtype=bool, count=n + 1)
     numbers, has_number = _covers([(m.start(), m.end()) for m in NUMBER.finditer(text)], s, e)
     dates, has_date = _covers([(m.start(), m.end()) for m in DATE.finditer(text)], s, e)
     typed = _covers([(m.start(), m.end()) for m in typed_tokens(info.kind, text)], s, e)[0]
@@ -220,15 +240,14 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
         ((ds >= 0) & (de >= 0)).astype(float) if ds is not None and de is not None else far * 0,
         far * float(left is None), far * float(right is None),
         numbers, has_number, dates, has_date, typed,
-        np.array([bool(unit) and unit in text[a:b] for a, b in spans], dtype=float),
+        _covers(_occurrences(text, unit), s, e)[1],
         entity_end, noun_end, edges["before_verb"][e], edges["at_verb"][s],
-        np.array([padded[a] in _BAD_START for a in s], dtype=float),
-        np.array([text[b - 1] in _BAD_END for b in e], dtype=float),
+        bad_start[s].astype(float), bad_end_before[e].astype(float),
         contains["、"].astype(float), contains["和与"].astype(float), (contains["《"] & contains["》"]).astype(float),
         (clause_of[min(left[1], n - 1)] == clause_of[s]).astype(float) if left else far * 0,
         (clause_of[min(max(right[0] - 1, 0), n - 1)] == clause_of[e - 1]).astype(float) if right else far * 0,
         whole_clause,
-        np.array([bool(info.head) and text.endswith(info.head, a, b) for a, b in spans], dtype=float),
+        (head_ends[e] & (e - s >= len(head))).astype(float),
         s / n, far * aligned, (clause_of[e - 1] - clause_of[s]).astype(float),
         *(far * k for k in kind),
         *(kind[:, None, None] * per_kind[None, :, :]).transpose(0, 2, 1).reshape(-1, len(s)),
@@ -237,9 +256,7 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
         edges["before_adverb"][s], edges["at_verb"][e], edges["at_particle"][e], edges["at_noun"][e],
         edges["at_preposition"][s], edges["at_adverb"][s], edges["at_particle"][s], edges["at_numeral"][s],
         edges["before_particle"][e], edges["before_numeral"][e], edges["before_measure"][e],
-        np.array([text.startswith(_INTRODUCERS, a) for a in s], dtype=float),
-        np.array([padded[b] in _CLOSING for b in e], dtype=float),
-        np.array([a > 0 and text[a - 1] in _OPENING for a in s], dtype=float),
+        introduced[s].astype(float), closing[e].astype(float), opening_before[s].astype(float),
         is_clause[e].astype(float) * (e < n), clause_start[s].astype(float),
         id_at[s], id_before[e], id_before[s], id_at[e],
     ]

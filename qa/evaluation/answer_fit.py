@@ -150,18 +150,19 @@ class SpanExample:
     sentence: SentenceInfo
     question_words: frozenset[str]
     answers: tuple[str, ...]
+    question: int  # the question's index in the queries it came from (cross-validation folds are of questions)
 
 
 def span_examples(service: QAService, queries: Sequence[Query], per_question: int = 2) -> list[SpanExample]:
     """For each question, up to `per_question` sentences of its top passages that contain a gold answer."""
     answerer = _extractive(service)
     out = []
-    for q in queries:
+    for i, q in enumerate(queries):
         hits = service.search(q.text, answerer.n_passages, "hybrid").hits
         info = analyse_question(q.text)
         words = spans.question_words(answerer.terms, info)
         holding = [s for h in hits for s in answerer.analyse(h.passage).sentences if contains_gold(s.text, q.answers)]
-        out += [SpanExample(info, s, words, tuple(q.answers)) for s in holding[:per_question]]
+        out += [SpanExample(info, s, words, tuple(q.answers), i) for s in holding[:per_question]]
     return out
 
 
