@@ -47,8 +47,10 @@ RATIOS = (0.3, 0.5, 0.7, 1.01)
 SPAN_VOCABULARY = 300  # edge words with a category of their own; the rest share one
 TREE_FIXED = {"learning_rate": 0.05, "deterministic": True, "force_row_wise": True, "seed": 0, "n_jobs": 2,
               "verbose": -1}
-# Each grid is chosen among by 3-fold cross-validation on the tuning half (folds are contiguous blocks of questions,
-# which come in article order, so an article rarely sits on both sides; see `fold_of`). None: a logistic regression.
+# Each grid is chosen among by FOLDS-fold cross-validation on the tuning half (folds are contiguous blocks of
+# questions, which come in article order, so an article rarely sits on both sides; see `fold_of`).
+FOLDS = 3
+# None: a logistic regression.
 SENTENCE_TREES = {"n_estimators": 200, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.5}
 SENTENCE_GRID: tuple[dict | None, ...] = (
     None,
@@ -69,8 +71,8 @@ CASCADE_GRID: tuple[Cascade | None, ...] = (
     None, Cascade(10, 10), Cascade(20, 10), Cascade(20, 20), Cascade(40, 20), Cascade(40, 40), Cascade(80, 40),
 )
 CASCADE_LOSS = 0.002  # CV F1 a cascade may lose against no cascade
-# CV F1 a cheaper span ranker may lose against the best of SPAN_GRID: differences this small flip with the fold
-# boundaries (seen when the folds moved from span examples to questions), while the cost is paid on every /ask.
+# CV F1 a cheaper span ranker may lose against the best of SPAN_GRID: differences this small are within the
+# noise of where the fold boundaries fall, while the prediction cost is paid on every /ask.
 SPAN_PARAMS_LOSS = 0.002
 SHORT_SPAN_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 # A second quoted sentence costs the reader time: it must add at least this much answer-contains-gold.
@@ -86,13 +88,11 @@ def neutral_models() -> AnswerModels:
                         {m: -math.inf for m in MODES}, 1.01)
 
 
-FOLDS = 3
-
-
-def fold_of(question: np.ndarray | int, questions: int) -> np.ndarray:
-    """The cross-validation fold of a tuning question by its index: sentence models, span rankers and the
-    short-answer weight all use the same folds, so out-of-fold choices never meet a model fitted on them."""
-    return np.asarray(question) * FOLDS // questions
+def fold_of(question: np.ndarray, questions: int) -> np.ndarray:
+    """The cross-validation fold of tuning questions by their index: sentence models, span rankers, the
+    short-answer weight and the decision evidence all use the same folds, so out-of-fold choices never meet a
+    model fitted on them."""
+    return question * FOLDS // questions
 
 
 def fit_sentence_model(data: fit.SentenceData, params: dict | None) -> LinearModel | TreeModel:
@@ -115,8 +115,9 @@ def fit_sentence_model(data: fit.SentenceData, params: dict | None) -> LinearMod
 def choose_sentence_model(data: fit.SentenceData,
                           questions: int) -> tuple[dict | None, list[dict], np.ndarray, list[LinearModel | TreeModel]]:
     """Cross-validation on the tuning half over SENTENCE_GRID. Also the chosen model's out-of-fold probabilities
-    and fold models, which the second-sentence ratio and the short-answer weight are chosen with (a model's
-    scores on the rows it was fitted on flatter its first choice, a ranker's most of all)."""
+    and fold models, which the second-sentence ratio, the short-answer weight and the decision model's tuning
+    evidence are chosen with (a model's scores on the rows it was fitted on flatter its first choice, a ranker's
+    most of all)."""
     folds = fold_of(data.groups, questions)
     rows, out_of_fold, fold_models = [], [], []
     for params in SENTENCE_GRID:
@@ -262,6 +263,7 @@ def main() -> None:
     cmrc = load_cmrc(settings.cmrc_path)
     tune = [q for q in cmrc.queries if q.split == "dev"]
     held = [q for q in cmrc.queries if q.split == "test"]
+    fold_by_question = dict(zip((q.id for q in tune), fold_of(np.arange(len(tune)), len(tune)).tolist(), strict=True))
     letter = load_dataset(DATASETS / "letter")
     letter_dev = [q for q in letter.queries if q.split == "dev"]
 
@@ -297,7 +299,7 @@ def main() -> None:
         fold = AnswerModels(f"fold {k}", sentence_k, neutral.decision, neutral.thresholds, ratio,
                             span=ranker_k.with_cascade(cascade))
         choices_tune += fit.short_choices(fit.with_models(closed, fold),
-                                          [q for i, q in enumerate(tune) if fold_of(i, len(tune)) == k])
+                                          [q for q in tune if fold_by_question[q.id] == k])
     weight_rows = []
     for w in SHORT_SPAN_WEIGHTS:
         (tune_em, tune_f1), (held_em, held_f1) = fit.short_scores(choices_tune, w), fit.short_scores(choices_held, w)
@@ -314,13 +316,14 @@ def main() -> None:
     # a sentence model fitted without the question (a ranker's scores on its own rows are far surer than on new ones).
     open_folds = [fit.with_models(open_base, AnswerModels(f"fold {k}", m, neutral.decision, neutral.thresholds, ratio))
                   for k, m in enumerate(sentence_folds)]
-    fold_by_id = {q.id: int(fold_of(i, len(tune))) for i, q in enumerate(tune)}
+    # In sample: the final sentence model saw the letter's dev questions. Harmless at the default --letter-weight 0
+    # (the letter then weighs nothing in the fit or the thresholds); a positive weight should fold them too.
     letter_staged = fit.with_models(letter_service, staged)
     decision, thresholds, decision_report = {}, {}, []
     open_tune = [q for q in opened.queries if q.split == "dev"]
     open_held = [q for q in opened.queries if q.split == "test"]
     for mode in MODES:
-        parts = [fit.decision_rows(service, opened, [q for q in open_tune if fold_by_id[q.id] == k], mode)
+        parts = [fit.decision_rows(service, opened, [q for q in open_tune if fold_by_question[q.id] == k], mode)
                  for k, service in enumerate(open_folds)]
         x_c, y_c = np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts])
         x_l, y_l = fit.decision_rows(letter_staged, letter, letter_dev, mode)

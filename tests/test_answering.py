@@ -280,3 +280,43 @@ def test_a_place_mentioned_elsewhere_in_the_corpus_is_left_to_the_model(fake_ser
     response = service.ask("嘉定的4G用户占全市移动电话的比例是多少", 5)
     assert "嘉定" not in response.search.hits[0].passage.text and "嘉定" in service.document(LETTER_ID).text
     assert response.answer.confidence > 0.0 and "嘉定" not in (response.answer.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [("这座城市有几辆公交车", "全市共有公交车1.7万辆，其中新能源车辆约8000辆（2018年）。"),
+     ("该公司的总部位于哪个城市", "该公司由张三创办，总部位于深圳市，是“城市之光”项目的发起城市。"),
+     ("《红楼梦》的作者是谁", "《红楼梦》又称《石头记》，由曹雪芹所著"), ("几辆", "")],
+)
+def test_span_edge_features_match_their_per_span_definitions(question, sentence):
+    """spans.features reads these from per-offset tables; each must equal its plain definition on every span."""
+    from qa.answering import spans
+
+    terms = Terms()
+    info = analyse_question(question)
+    text = squash(sentence)
+    words = spans.Words(*terms.segment(text)) if text else spans.Words((), ())
+    found = spans.candidates(info, text, words)
+    rows = spans.features(info, text, words, found, spans.question_words(terms, info), {})
+    column = {name: rows[:, i].tolist() for i, name in enumerate(spans.ALL_FEATURES)}
+    padded, unit, head = text + " ", info.unit or "", info.head or ""
+    expected = {
+        "has_unit": [bool(unit) and unit in text[a:b] for a, b in found],
+        "bad_start": [padded[a] in spans._BAD_START for a, _ in found],
+        "bad_end": [text[b - 1] in spans._BAD_END for _, b in found],
+        "ends_with_head": [bool(head) and text.endswith(head, a, b) for a, b in found],
+        "starts_with_introducer": [text.startswith(spans._INTRODUCERS, a) for a, _ in found],
+        "closed_after": [padded[b] in spans._CLOSING for _, b in found],
+        "opened_before": [a > 0 and text[a - 1] in spans._OPENING for a, _ in found],
+    }
+    assert found or not text
+    for name, values in expected.items():
+        assert column[name] == [float(v) for v in values], name
+
+
+def test_only_decisive_names_decline_outright():
+    from qa.answering.decision import decisive
+
+    named = ["北京", "嘉定", "2017", "东西"]
+    assert decisive(named, np.array([0.0, 3.0, 5.0, 0.0])) == ["北京", "2017", "东西"]
+    assert decisive(named, np.array([1.0, 1.0, 1.0, 1.0])) == ["2017"]

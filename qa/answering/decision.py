@@ -34,11 +34,17 @@ class Evidence:
 
     features: np.ndarray  # in DECISION_FEATURES order (one model per mode, so dense_support is 0 throughout bm25)
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
-    # Of those, the figures (2017) and the words the dictionary knows as places, names or organisations that the
-    # whole corpus never mentions (北京 in the letter): passages without them answer another question, so the
-    # service declines whatever the model says. A name the corpus mentions elsewhere is left to the model: jieba
-    # tags common words as places (东西, 大洋), and declining on those lost answerable CMRC questions.
+    # Of those, the decisive ones (see `decisive`): the service declines whatever the model says.
     missing_named: tuple[str, ...] = ()
+
+
+def decisive(named: list[str], document_frequency: np.ndarray) -> list[str]:
+    """The question's names whose absence from the retrieved passages settles the question: figures (2017), and
+    places, people or organisations that no passage of the corpus holds as a term (北京 in the letter; BM25
+    document frequency 0). Passages without them answer another question. A name some other passage holds is
+    left to the decision model: jieba tags common words as places (东西, 大洋), and declining on those lost
+    answerable CMRC questions."""
+    return [e for e, n in zip(named, document_frequency, strict=True) if n == 0 or any(ch.isdigit() for ch in e)]
 
 
 def dense_support(hits: list[Hit], floor: float) -> float | None:

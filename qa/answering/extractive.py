@@ -74,8 +74,7 @@ class ExtractiveAnswerer:
         best = int(np.argmax(logits))
         unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         named = list(analysed.named)
-        decisive = [e for e, n in zip(named, self.sparse.document_frequency(named), strict=True)
-                    if n == 0 or any(ch.isdigit() for ch in e)]
+        decisive = decision.decisive(named, self.sparse.document_frequency(named))
         ev = decision.evidence(info, top, float(logits[best]), rows, best, list(analysed.entities),
                                decisive, unseen, self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]

@@ -4,8 +4,8 @@
   is positive when it contains a gold answer. Tuning half of the articles only.
 - Decision model, per mode: CMRC 2018 *open domain* (only the indexed half of
   the articles is searchable, so the other half's questions are unanswerable)
-  on the tuning half of the questions, plus the letter's dev split, each
-  dataset weighted equally. Label: answerable.
+  on the tuning half of the questions, plus the letter's dev split at a
+  weight the fit script is given (0 by default). Label: answerable.
 - Span ranker (the short answer): LightGBM LambdaRank over the candidate
   spans of tuning-half sentences that hold a gold answer, graded by CMRC F1.
 - Thresholds, per mode: the best decision accuracy on the tuning data (mean of
