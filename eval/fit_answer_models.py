@@ -179,10 +179,14 @@ def choose_span_params(examples: list, questions: int, vocabulary: tuple[str, ..
         rows.append({"params": str(params), "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
                      "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4)})
         fold_rankers.append(rankers)
-    top = max(r["cv_f1"] for r in rows)
-    best = min((i for i, r in enumerate(rows) if r["cv_f1"] >= top - SPAN_PARAMS_LOSS),
-               key=lambda i: prediction_cost(SPAN_GRID[i]))
+    best = cheapest_within(rows, max(r["cv_f1"] for r in rows) - SPAN_PARAMS_LOSS,
+                           [prediction_cost(params) for params in SPAN_GRID])
     return SPAN_GRID[best], rows, fold_rankers[best]
+
+
+def cheapest_within(rows: list[dict], floor: float, costs: list[float]) -> int:
+    """The index of the cheapest row whose cross-validated F1 reaches `floor`."""
+    return min((i for i, r in enumerate(rows) if r["cv_f1"] >= floor), key=costs.__getitem__)
 
 
 def prediction_cost(params: dict) -> float:
@@ -203,9 +207,7 @@ def choose_cascade(fold_rankers: FoldRankers) -> tuple[Cascade | None, list[dict
                      "cv_em": round(float(np.mean([em for em, _ in scores])), 4),
                      "cv_f1": round(float(np.mean([f1 for _, f1 in scores])), 4),
                      "tree_evaluations_per_sentence": round(float(np.mean(costs)))})
-    full_f1 = rows[0]["cv_f1"]
-    best = min((i for i, r in enumerate(rows) if r["cv_f1"] >= full_f1 - CASCADE_LOSS),
-               key=lambda i: rows[i]["tree_evaluations_per_sentence"])
+    best = cheapest_within(rows, rows[0]["cv_f1"] - CASCADE_LOSS, [r["tree_evaluations_per_sentence"] for r in rows])
     return CASCADE_GRID[best], rows
 
 

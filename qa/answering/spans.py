@@ -156,11 +156,11 @@ def _word_values(words: Words, n: int, value: Callable[[str], float]) -> tuple[n
     return at, before
 
 
-def _prefix(flags: Sequence[bool]) -> np.ndarray:
+def _prefix(flags: Sequence[bool] | np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(np.asarray(flags, dtype=np.float64))])
 
 
-def _char_flags(text: str, chars: frozenset[str]) -> np.ndarray:
+def _char_flags(text: str, chars: frozenset[str] | str) -> np.ndarray:
     """Per character offset of `text`: whether the character there is one of `chars`."""
     return np.fromiter((ch in chars for ch in text), dtype=bool, count=len(text))
 
@@ -198,7 +198,7 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     heuristic_f1 = 2 * common / (length + he - hs)
     q_chars = frozenset(info.squashed)
     unit = info.unit or ""
-    in_question = _prefix([ch in q_chars for ch in text])
+    in_question = _prefix(_char_flags(text, q_chars))
     overlap = (in_question[e] - in_question[s]) / length
     far = np.full(len(s), 1.0)
     ds = s - left[1] if left else None
@@ -209,8 +209,9 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     in_q_at, in_q_before = _word_values(words, n, lambda w: float(w in question_words))
     id_at, id_before = _word_values(words, n, lambda w: float(vocabulary.get(w, 0)))
     punct_at, punct_before = _word_values(words, n, lambda w: float(w in _PUNCT))
-    clause_of = np.concatenate([[0], np.cumsum([ch in _CLAUSE for ch in text])])[:n]
-    is_clause = np.array([ch in _CLAUSE for ch in text] + [True])
+    clause_marks = _char_flags(text, _CLAUSE)
+    clause_of = np.concatenate([[0], np.cumsum(clause_marks)])[:n]
+    is_clause = np.append(clause_marks, True)
     clause_start = np.concatenate([[True], is_clause[:-1]])  # offset 0 or right after a clause mark
     # Per-offset tables, indexed by the spans' starts and ends (a sentence has far fewer offsets than spans).
     padded = text + " "
@@ -228,7 +229,7 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     entity_end, noun_end = edges["before_entity"][e], edges["before_noun"][e]
     kind = np.array([float(info.kind == k) for k in KINDS])
     per_kind = np.stack([typed, entity_end, log_chars, whole_clause, overlap, at_left, at_right, noun_end], axis=1)
-    marks = {mark: _prefix([ch in mark for ch in text]) for mark in ("、", "和与", "《", "》")}
+    marks = {mark: _prefix(_char_flags(text, mark)) for mark in ("、", "和与", "《", "》")}
     contains = {mark: (count[e] - count[s]) > 0 for mark, count in marks.items()}
     columns = [
         heuristic_f1, ((s == hs) & (e == he)).astype(float), log_chars, (length <= 2).astype(float), overlap,
