@@ -320,3 +320,100 @@ def test_only_decisive_names_decline_outright():
     named = ["北京", "嘉定", "2017", "东西"]
     assert decisive(named, np.array([0.0, 3.0, 5.0, 0.0])) == ["北京", "2017", "东西"]
     assert decisive(named, np.array([1.0, 1.0, 1.0, 1.0])) == ["2017"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "match"),
+    [
+        ("食品安全信息追溯平台覆盖了多少家企业", "发布了包括22家专业服务商的服务目录。", 1.0),
+        ("工业互联网专项资金一共安排了多少亿元", "发布包括8个工业互联网平台的服务目录。", -1.0),
+        ("4G用户占全市移动电话的比例是多少", "4G用户达3252万号，占全市移动电话的87%。", 1.0),
+        ("市民云的日活跃用户有多少", "市民云实名用户超过千万。", 0.0),  # no unit named: nothing to match
+    ],
+)
+def test_a_sentence_matches_the_unit_the_question_names(question, sentence, match):
+    from qa.answering.features import unit_match
+
+    assert unit_match(analyse_question(question), sentence) == match
+
+
+def test_the_best_sentence_share_is_a_softmax_share():
+    from qa.answering.decision import share
+
+    assert share(np.array([0.0, 2.0, 0.0]), 1) == pytest.approx(np.exp(2) / (np.exp(2) + 2))
+    assert share(np.array([800.0, -800.0]), 0) == pytest.approx(1.0)  # no overflow on a ranker's large scores
+
+
+def test_a_missing_unit_is_the_decline_reason():
+    from qa.answering.decision import DECISION_FEATURES, Evidence, reason
+
+    ev = Evidence(np.zeros(len(DECISION_FEATURES)), (), (), "家")
+    assert "“家”" in reason(ev, 0.1, 0.5)
+
+
+def test_a_number_in_no_passage_carries_the_asked_unit_and_the_decline_says_so(fake_service):
+    """The letter counts nothing in 辆 (its 电子站牌 come in 根): the unit is missing, and a decline names it."""
+    from qa.answering.decision import DECISION_FEATURES
+
+    service = fake_service.with_settings(abstain_thresholds={"hybrid": 2.0})  # decline whatever the model says
+    answer = service.ask("建成了多少辆太阳能电子站牌", 5).answer  # 1700余根
+    assert answer.evidence[DECISION_FEATURES.index("unit_missing")] == 1.0
+    assert answer.reason == "检索到的段落里没有以“辆”计的数字，无法据此回答。"
+    found = service.ask("至四季度末累计完成多少处4G网络弱覆盖区优化", 5).answer  # 629处
+    assert found.evidence[DECISION_FEATURES.index("unit_missing")] == 0.0
+
+
+def test_near_misses_are_answered_from_the_passages_left_when_the_answer_is_taken_away(fake_service):
+    """The decision fit's near misses: the answerer sees only passages without a gold answer, ranked from 1."""
+    from qa.answering.decision import DECISION_FEATURES
+    from qa.evaluation.answer_fit import near_miss_rows
+    from qa.evaluation.datasets import Query
+
+    service = fake_service.with_settings()
+    seen = []
+    answerer = service.state.answerer
+
+    def recording(question, hits, mode):
+        seen.append(hits)
+        return answerer(question, hits, mode)
+
+    service.state = dataclasses.replace(service.state, answerer=recording)
+    question = Query("q", "4G用户占全市移动电话的比例是多少", answers=("87%",))
+    assert "87%" in service.search(question.text, 5, "hybrid").hits[0].passage.text
+    rows = near_miss_rows(service, [question], "hybrid")
+    assert rows.shape == (1, len(DECISION_FEATURES))
+    assert seen[0] and all("87%" not in h.passage.text for h in seen[0])
+    assert [h.rank for h in seen[0]] == list(range(1, len(seen[0]) + 1))
+
+
+_FEATURES_SCRIPT = """
+import hashlib, numpy as np
+from qa.answering.features import analyse_passage, candidate_features
+from qa.answering.question import analyse_question
+from qa.schema import Hit, Passage
+from qa.text import Terms
+text = open({path!r}, encoding="utf-8").read()
+terms = Terms()
+hits = [Hit(Passage(f"p{{i}}", "d", line, 0, len(line), "", i + 1), 1.0 / (i + 1), i + 1)
+        for i, line in enumerate(line for line in text.splitlines() if len(line) > 100)]
+question = "本市4G用户达到多少万号，占全市移动电话用户的比例是多少"
+q_terms = list(dict.fromkeys(terms.query(question).terms))
+_, rows = candidate_features(analyse_question(question), q_terms, np.linspace(1, 3, len(q_terms)), hits[:3],
+                             lambda p: analyse_passage(p, terms))
+print(hashlib.sha256(rows.tobytes()).hexdigest())
+"""
+
+
+def test_sentence_features_do_not_depend_on_the_hash_seed():
+    """Sets iterate in an order that changes with PYTHONHASHSEED; a feature summed in that order differed in its
+    last bit between runs, enough for LightGBM to fit different sentence models from the same questions."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    letter = Path(__file__).parent / "fixtures" / "corpus" / "sheitc-2019-15.txt"
+    script = _FEATURES_SCRIPT.format(path=str(letter))
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and next(iter(digests)).strip()

@@ -18,14 +18,14 @@ from qa.exact import squash
 from qa.schema import Hit
 
 DECISION_FEATURES = (
-    "best_sentence_logit", "best_coverage", "best_chars_local", "best_aligned", "question_chars_found",
-    "dense_support", "missing_entities", "unseen_terms", "type_missing", "has_anchors",
-    "anchors_found", "top_score", "top_margin",
+    "best_sentence_logit", "best_sentence_share", "best_coverage", "best_chars_local", "best_aligned",
+    "question_chars_found", "dense_support", "missing_entities", "unseen_terms", "type_missing", "unit_missing",
+    "has_anchors", "anchors_found", "top_score", "top_margin",
 )
 
 # Columns of the candidate feature table the decision reads.
-_COVERAGE, _CHARS_LOCAL, _ALIGNED, _TYPE_MATCH = (
-    FEATURES.index(name) for name in ("coverage", "chars_local", "aligned", "type_match"))
+_COVERAGE, _CHARS_LOCAL, _ALIGNED, _TYPE_MATCH, _UNIT_MATCH = (
+    FEATURES.index(name) for name in ("coverage", "chars_local", "aligned", "type_match", "unit_match"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Evidence:
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
     # Of those, the decisive ones (see `decisive`): the service declines whatever the model says.
     missing_named: tuple[str, ...] = ()
+    missing_unit: str = ""  # the measure word the question names (多少家) when no candidate's number carries it
 
 
 def decisive(named: list[str], document_frequency: np.ndarray) -> list[str]:
@@ -55,12 +56,18 @@ def dense_support(hits: list[Hit], floor: float) -> float | None:
     return float(np.clip((hits[0].dense.score - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0))
 
 
+def share(logits: np.ndarray, best: int) -> float:
+    """The best sentence's softmax share among the candidates. A ranker's scores compare sentences of one
+    question, not questions: a lead over the rest says more than the raw score of the best."""
+    weights = np.exp(logits - logits[best])
+    return float(1.0 / weights.sum())
+
+
 def evidence(
     info: QuestionInfo,
     hits: list[Hit],
-    best_logit: float,
+    logits: np.ndarray,
     rows: np.ndarray,
-    best: int,
     entities: list[str],
     decisive: list[str],
     unseen_share: float,
@@ -73,15 +80,17 @@ def evidence(
     dense = dense_support(hits, floor)
     # type_match is 0 throughout for kinds without a typed token, so only number and date questions can miss one.
     type_missing = info.kind in ("number", "date") and not rows[:, _TYPE_MATCH].any()
+    unit_missing = bool(info.unit) and not (rows[:, _UNIT_MATCH] > 0).any()
     anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
+    best = int(np.argmax(logits))
     row = np.array([
-        best_logit, rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED], found_units,
-        dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing),
+        logits[best], share(logits, best), rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED],
+        found_units, dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing), float(unit_missing),
         float(bool(info.anchors)), anchors_found,
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
     ])
-    return Evidence(row, missing, tuple(e for e in missing if e in decisive))
+    return Evidence(row, missing, tuple(e for e in missing if e in decisive), info.unit or "" if unit_missing else "")
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:
@@ -92,4 +101,6 @@ def reason(ev: Evidence, confidence: float, threshold: float) -> str:
         return f"检索到的段落中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
     if ev.features[DECISION_FEATURES.index("type_missing")]:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
+    if ev.missing_unit:
+        return f"检索到的段落里没有以“{ev.missing_unit}”计的数字，无法据此回答。"
     return f"现有资料与问题的吻合度不够（置信度 {confidence:.2f}，低于 {threshold:.2f}），为避免答非所问，暂不作答。"

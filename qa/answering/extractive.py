@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-import numpy as np
-
 from qa.answering import decision
 from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
 from qa.answering.features import analyse_passage, candidate_features
@@ -71,12 +69,10 @@ class ExtractiveAnswerer:
         if not candidates:
             return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
         logits = self.models.sentence.logits(rows)
-        best = int(np.argmax(logits))
         unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         named = list(analysed.named)
         decisive = decision.decisive(named, self.sparse.document_frequency(named))
-        ev = decision.evidence(info, top, float(logits[best]), rows, best, list(analysed.entities),
-                               decisive, unseen, self.dense_floor)
+        ev = decision.evidence(info, top, logits, rows, list(analysed.entities), decisive, unseen, self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)

@@ -6,8 +6,8 @@ corpus IDF, character bigrams and characters) and, for each, weighted by how
 rare the item is *among the candidates*: the question's topic ("焦比",
 "萤火虫工作室") is in every candidate sentence and says little about which
 one answers; the rarer words ("专长", "出入口") decide. Then whether it
-carries the expected answer type, how well the question's shape aligns with
-it, where it stands, and its neighbours' coverage (the answer often follows
+carries the expected answer type (and the unit the question names), how well
+the question's shape aligns with it, where it stands, and its neighbours' coverage (the answer often follows
 the sentence that names the topic: "安贞门站位于…。该站…设有4个出入口").
 
 Sentence analysis (terms, bigrams) is cached per passage, so a corpus's
@@ -36,7 +36,7 @@ _UNITS = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 FEATURES = (
     "coverage", "coverage_with_context", "coverage_local", "bigrams_local", "chars_local", "novelty",
-    "anchors", "type_match", "typed_question", "aligned", "aligned_gap", "rank1", "rank2", "rank3",
+    "anchors", "type_match", "typed_question", "unit_match", "aligned", "aligned_gap", "rank1", "rank2", "rank3",
     "log_length", "first_in_passage", "position", "prev_coverage_local", "prev_bigrams_local",
     "next_coverage_local", "next_bigrams_local",
 )
@@ -45,6 +45,14 @@ FEATURES = (
 def units(text: str) -> list[str]:
     """Characters (CJK) and alphanumeric runs of the squashed text: the unit of character overlap."""
     return _UNITS.findall(squash(text))
+
+
+def unit_match(info: QuestionInfo, text: str) -> float:
+    """1 when a number in `text` carries the measure word the question names (多少家 ↔ 22家), -1 when none does,
+    0 when the question names none. A figure in another unit (8个 for 多少亿元) answers a different question."""
+    if not info.unit:
+        return 0.0
+    return 1.0 if any(info.unit in m.group() for m in typed_tokens("number", text)) else -1.0
 
 
 def bigrams(items: list[str]) -> frozenset[tuple[str, str]]:
@@ -114,15 +122,17 @@ class _Weights:
 
     @classmethod
     def of(cls, items: dict) -> _Weights:
-        return cls(items, sum(items.values()))
+        return cls(items, math.fsum(items.values()))
 
     def share(self, present: frozenset) -> float:
-        """Weighted share of the items present; iterates the smaller side (questions can be long)."""
+        """Weighted share of the items present; iterates the smaller side (questions can be long). fsum: a set's
+        order changes with the interpreter's hash seed, and a plain sum's last bit with it, which was enough to
+        make LightGBM fit different sentence models from the same data."""
         if self.total <= 0:
             return 0.0
         if len(present) < len(self.items):
-            return sum(self.items.get(item, 0.0) for item in present) / self.total
-        return sum(w for item, w in self.items.items() if item in present) / self.total
+            return math.fsum(self.items.get(item, 0.0) for item in present) / self.total
+        return math.fsum(w for item, w in self.items.items() if item in present) / self.total
 
 
 def candidate_features(
@@ -172,6 +182,7 @@ def candidate_features(
             sum(a in s.squashed for a in info.anchors) / len(info.anchors) if info.anchors else 0.0,
             float(bool(typed_tokens(info.kind, s.text))),
             float(info.kind in ("number", "date")),
+            unit_match(info, s.text),
             aligned,
             float(gap),
             float(cand.hit.rank == 1), float(cand.hit.rank == 2), float(cand.hit.rank >= 3),

@@ -5,7 +5,9 @@
 - Decision model, per mode: CMRC 2018 *open domain* (only the indexed half of
   the articles is searchable, so the other half's questions are unanswerable)
   on the tuning half of the questions, plus the letter's dev split at a
-  weight the fit script is given (0 by default). Label: answerable.
+  weight the fit script is given (0 by default). Label: answerable. The
+  report also measures near misses (`near_miss_rows`), which the model is not
+  fitted on: the synthetic ones did not carry over to the letter's.
 - Span ranker (the short answer): LightGBM LambdaRank over the candidate
   spans of tuning-half sentences that hold a gold answer, graded by CMRC F1.
 - Thresholds, per mode: the best decision accuracy on the tuning data (mean of
@@ -123,6 +125,20 @@ def decision_rows(service: QAService, dataset: Dataset, queries: Sequence[Query]
         rows.append(answer.evidence or [0.0] * len(DECISION_FEATURES))
         labels.append(q.answerable)
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=bool)
+
+
+def near_miss_rows(service: QAService, queries: Sequence[Query], mode: Mode, k: int = 5) -> np.ndarray:
+    """Decision evidence for near misses made from answerable questions: every retrieved passage that holds a gold
+    answer is taken away, so the rest of the article still matches the question's topic but nothing answers it
+    ("上海有多少个5G基站" over a letter that names the 5G trial network and no count). The passages left are renumbered
+    from 1, as the answerer would see them; their retrieval scores stay those of the full ranking."""
+    rows = []
+    for q in queries:
+        hits = service.search(q.text, 2 * k, mode).hits
+        kept = [h for h in hits if not contains_gold(h.passage.text, q.answers)][:k]
+        answer = service.state.answerer(q.text, [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)], mode)
+        rows.append(answer.evidence or [0.0] * len(DECISION_FEATURES))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(DECISION_FEATURES))
 
 
 def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answered: float,
