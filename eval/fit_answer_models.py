@@ -14,7 +14,6 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -224,55 +223,6 @@ def span_rows(full: TreeModel, ranker: TreeModel, examples: list, word_ids: dict
     return rows
 
 
-@dataclass(frozen=True)
-class DecisionData:
-    """A mode's decision evidence for fitting: open-domain CMRC rows (the ones scored) and the letter's dev split,
-    each row with its fold (-1: always fitted on, never scored) and weight."""
-
-    x: np.ndarray
-    y: np.ndarray
-    folds: np.ndarray
-    weights: np.ndarray
-    scored: np.ndarray  # the open-domain CMRC rows: cross-validated AUROC is over these alone
-
-    @classmethod
-    def of(cls, cmrc: tuple[np.ndarray, np.ndarray, np.ndarray], letter: tuple[np.ndarray, np.ndarray],
-           letter_weight: float) -> DecisionData:
-        """(rows, labels, folds) of open-domain CMRC and (rows, labels) of the letter, whose total weight is
-        `letter_weight` of CMRC's."""
-        (x_c, y_c, folds_c), (x_l, y_l) = cmrc, letter
-        weights = [np.ones(len(y_c)), np.full(len(y_l), letter_weight * len(y_c) / max(len(y_l), 1))]
-        return cls(np.vstack([x_c, x_l]), np.concatenate([y_c, y_l]), np.concatenate([folds_c, np.full(len(y_l), -1)]),
-                   np.concatenate(weights), np.arange(len(y_c) + len(y_l)) < len(y_c))
-
-    def fit(self, columns: list[int] | None = None, rows: np.ndarray | None = None) -> LinearModel:
-        columns = list(range(len(DECISION_FEATURES))) if columns is None else columns
-        rows = np.ones(len(self.y), dtype=bool) if rows is None else rows
-        return fit.fit_linear(self.x[rows][:, columns], self.y[rows], [DECISION_FEATURES[i] for i in columns],
-                              self.weights[rows])
-
-    def cv_auroc(self, columns: list[int] | None = None) -> float:
-        columns = list(range(len(DECISION_FEATURES))) if columns is None else columns
-        scores = np.zeros(len(self.y))
-        for k in range(FOLDS):
-            held = (self.folds == k) & self.scored
-            scores[held] = self.fit(columns, self.folds != k).probabilities(self.x[held][:, columns])
-        return auroc(self.y[self.scored], scores[self.scored])
-
-
-def decision_ablation(data: DecisionData) -> dict[str, float]:
-    """Cross-validated AUROC with every feature and without each one: what each feature adds beyond the others."""
-    every = list(range(len(DECISION_FEATURES)))
-    return {"(all features)": data.cv_auroc()} | {
-        f"without {name}": data.cv_auroc([j for j in every if j != i]) for i, name in enumerate(DECISION_FEATURES)}
-
-
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return round(float(roc_auc_score(labels, scores)), 4)
-
-
 def start(settings: Settings, name: str, documents: list, inference: str) -> QAService:
     path_settings = settings.updated(**{"inference": inference, "index_dir": CACHE / f"{name}-{inference}"})
     return QAService.start(path_settings, encoder=load_encoder(path_settings), documents=documents)
@@ -380,24 +330,26 @@ def main() -> None:
         x_c, y_c = np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts])
         folds_c = np.concatenate([np.full(len(y), k) for k, (_, y) in enumerate(parts)])
         x_l, y_l = fit.decision_rows(letter_staged, letter, letter_dev, mode)
-        data = DecisionData.of((x_c, y_c, folds_c), (x_l, y_l), args.letter_weight)
+        data = fit.DecisionData.of((x_c, y_c, folds_c), (x_l, y_l), args.letter_weight)
         model = decision[mode] = data.fit()
-        ablation[mode] = decision_ablation(data)
+        ablation[mode] = fit.decision_ablation(data)
         thresholds[mode] = fit.best_threshold(
             [(model.probabilities(x_c), y_c), (model.probabilities(x_l), y_l)], args.min_answered,
             [1.0, args.letter_weight])
         x_h, y_h = fit.decision_rows(open_service, opened, open_held, mode)
-        x_near = fit.near_miss_rows(open_service, [q for q in open_held if q.answerable], mode)
+        decided = AnswerModels("decided", sentence, {mode: model}, {mode: thresholds[mode]}, ratio, span=ranker)
+        near = fit.near_miss_answers(fit.with_models(open_base, decided, {mode: thresholds[mode]}),
+                                     [q for q in open_held if q.answerable], mode)
         answered = model.probabilities(x_h) >= thresholds[mode]
         decision_report.append({
-            "mode": mode, "threshold": thresholds[mode], "cv_auroc": data.cv_auroc(),
+            "mode": mode, "threshold": thresholds[mode], "cv_auroc": ablation[mode]["(all features)"],
             "tune_accuracy": round(float(((model.probabilities(x_c) >= thresholds[mode]) == y_c).mean()), 4),
-            "held_out_auroc": auroc(y_h, model.probabilities(x_h)),
+            "held_out_auroc": fit.auroc(y_h, model.probabilities(x_h)),
             "held_out_accuracy": round(float((answered == y_h).mean()), 4),
             "held_out_answered_when_answerable": round(float(answered[y_h].mean()), 4),
             "held_out_declined_when_unanswerable": round(float((~answered[~y_h]).mean()), 4),
-            "held_out_near_misses_declined": round(float((model.probabilities(x_near) < thresholds[mode]).mean()), 4),
-            "letter_dev_auroc": auroc(y_l, model.probabilities(x_l)),
+            "held_out_near_misses_declined": round(float(np.mean([not a.answerable for a in near])), 4),
+            "letter_dev_auroc": fit.auroc(y_l, model.probabilities(x_l)),
         })
 
     models = AnswerModels(
@@ -467,8 +419,9 @@ def main() -> None:
         f"{args.min_answered:.0%} of CMRC's answerable tuning questions.\n\n" + md_table(decision_report) +
         "\n\nHeld-out near misses: the held-out half's answerable questions again, with every retrieved passage "
         "that holds a gold answer taken away (the rest of the article still matches the topic; "
-        "`answer_fit.near_miss_rows`); the share declined. The letter's dev AUROC is out of sample for the decision "
-        "model at --letter-weight 0 (the sentence model saw those questions).\n\n" + md_table(dcoef) +
+        "`answer_fit.near_miss_answers`); the share the service declines, every rule included. The letter's dev "
+        "AUROC is out of sample for the decision model at --letter-weight 0 (the sentence model saw those "
+        "questions).\n\n" + md_table(dcoef) +
         "\n\nWhat each feature adds: cross-validated AUROC on the tuning evidence (the same thirds of the "
         "questions), with every feature and without each one:\n\n" + md_table(ablation_rows) + "\n"
     )

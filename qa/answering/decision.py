@@ -34,7 +34,7 @@ class Evidence:
 
     features: np.ndarray  # in DECISION_FEATURES order (one model per mode, so dense_support is 0 throughout bm25)
     missing: tuple[str, ...]  # entities of the question that no candidate passage contains
-    # Of those, the decisive ones (see `decisive`): the service declines whatever the model says.
+    # Of those, the decisive ones (see `decisive`): the service declines whatever the model says (`capped`).
     missing_named: tuple[str, ...] = ()
     missing_unit: str = ""  # the measure word the question names (多少家) when no candidate's number carries it
 
@@ -56,11 +56,17 @@ def dense_support(hits: list[Hit], floor: float) -> float | None:
     return float(np.clip((hits[0].dense.score - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0))
 
 
-def share(logits: np.ndarray, best: int) -> float:
+def share(logits: np.ndarray) -> float:
     """The best sentence's softmax share among the candidates. A ranker's scores compare sentences of one
     question, not questions: a lead over the rest says more than the raw score of the best."""
-    weights = np.exp(logits - logits[best])
-    return float(1.0 / weights.sum())
+    return float(1.0 / np.exp(logits - logits.max()).sum())
+
+
+def capped(confidence: float, threshold: float) -> float:
+    """The confidence of a question `decisive` settles: below the threshold, so the service declines, but in the
+    model's order rather than 0. At 0, the few answerable questions the rule catches ranked below every
+    unanswerable one (open-domain CMRC, tuning half: AUROC 0.986 at 0, 0.992 capped; the decisions are the same)."""
+    return round(min(confidence, max(threshold - 1e-4, 0.0)), 4)
 
 
 def evidence(
@@ -80,17 +86,17 @@ def evidence(
     dense = dense_support(hits, floor)
     # type_match is 0 throughout for kinds without a typed token, so only number and date questions can miss one.
     type_missing = info.kind in ("number", "date") and not rows[:, _TYPE_MATCH].any()
-    unit_missing = bool(info.unit) and not (rows[:, _UNIT_MATCH] > 0).any()
+    missing_unit = info.unit if info.unit and not (rows[:, _UNIT_MATCH] > 0).any() else ""
     anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
     best = int(np.argmax(logits))
     row = np.array([
-        logits[best], share(logits, best), rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED],
-        found_units, dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing), float(unit_missing),
+        logits[best], share(logits), rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED],
+        found_units, dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing), float(bool(missing_unit)),
         float(bool(info.anchors)), anchors_found,
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
     ])
-    return Evidence(row, missing, tuple(e for e in missing if e in decisive), info.unit or "" if unit_missing else "")
+    return Evidence(row, missing, tuple(e for e in missing if e in decisive), missing_unit)
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:

@@ -77,7 +77,7 @@ class ExtractiveAnswerer:
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)
         if ev.missing_named:
-            confidence = 0.0
+            confidence = decision.capped(confidence, threshold)
         if confidence < threshold:
             return Answer(NO_ANSWER, False, confidence, [], reason=decision.reason(ev, confidence, threshold),
                           evidence=ev.features.round(4).tolist())

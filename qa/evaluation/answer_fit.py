@@ -6,7 +6,7 @@
   the articles is searchable, so the other half's questions are unanswerable)
   on the tuning half of the questions, plus the letter's dev split at a
   weight the fit script is given (0 by default). Label: answerable. The
-  report also measures near misses (`near_miss_rows`), which the model is not
+  report also measures near misses (`near_miss_answers`), which the model is not
   fitted on: the synthetic ones did not carry over to the letter's.
 - Span ranker (the short answer): LightGBM LambdaRank over the candidate
   spans of tuning-half sentences that hold a gold answer, graded by CMRC F1.
@@ -40,6 +40,7 @@ from qa.answering.question import QuestionInfo, analyse_question
 from qa.config import Mode
 from qa.evaluation.datasets import Dataset, Query
 from qa.evaluation.runner import em_f1
+from qa.schema import Answer
 from qa.service import QAService
 
 
@@ -127,18 +128,73 @@ def decision_rows(service: QAService, dataset: Dataset, queries: Sequence[Query]
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=bool)
 
 
-def near_miss_rows(service: QAService, queries: Sequence[Query], mode: Mode, k: int = 5) -> np.ndarray:
-    """Decision evidence for near misses made from answerable questions: every retrieved passage that holds a gold
-    answer is taken away, so the rest of the article still matches the question's topic but nothing answers it
-    ("上海有多少个5G基站" over a letter that names the 5G trial network and no count). The passages left are renumbered
-    from 1, as the answerer would see them; their retrieval scores stay those of the full ranking."""
-    rows = []
+def near_miss_answers(service: QAService, queries: Sequence[Query], mode: Mode, k: int = 5) -> list[Answer]:
+    """Answers to near misses made from answerable questions: every retrieved passage that holds a gold answer is
+    taken away, so the rest of the article still matches the question's topic but nothing answers it ("上海有多少个
+    5G基站" over a letter that names the 5G trial network and no count). The passages left are renumbered from 1,
+    as the answerer would see them; their retrieval scores stay those of the full ranking."""
+    answers = []
     for q in queries:
         hits = service.search(q.text, 2 * k, mode).hits
         kept = [h for h in hits if not contains_gold(h.passage.text, q.answers)][:k]
-        answer = service.state.answerer(q.text, [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)], mode)
-        rows.append(answer.evidence or [0.0] * len(DECISION_FEATURES))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(DECISION_FEATURES))
+        answers.append(service.state.answerer(q.text, [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)],
+                                              mode))
+    return answers
+
+
+@dataclass(frozen=True)
+class DecisionData:
+    """A mode's decision evidence for fitting: open-domain CMRC rows (the ones scored) and the letter's dev split,
+    each row with its fold (-1: always fitted on, never scored) and weight."""
+
+    x: np.ndarray
+    y: np.ndarray
+    folds: np.ndarray
+    weights: np.ndarray
+    scored: np.ndarray  # the open-domain CMRC rows: cross-validated AUROC is over these alone
+
+    @classmethod
+    def of(cls, cmrc: tuple[np.ndarray, np.ndarray, np.ndarray], letter: tuple[np.ndarray, np.ndarray],
+           letter_weight: float) -> DecisionData:
+        """(rows, labels, folds) of open-domain CMRC and (rows, labels) of the letter, whose total weight is
+        `letter_weight` of CMRC's."""
+        (x_c, y_c, folds_c), (x_l, y_l) = cmrc, letter
+        weights = [np.ones(len(y_c)), np.full(len(y_l), letter_weight * len(y_c) / max(len(y_l), 1))]
+        return cls(np.vstack([x_c, x_l]), np.concatenate([y_c, y_l]), np.concatenate([folds_c, np.full(len(y_l), -1)]),
+                   np.concatenate(weights), np.arange(len(y_c) + len(y_l)) < len(y_c))
+
+    def fit(self, columns: list[int] | None = None, rows: np.ndarray | None = None) -> LinearModel:
+        """The decision model on `rows` (all) over the feature `columns` (all)."""
+        columns = _every_feature() if columns is None else columns
+        rows = np.ones(len(self.y), dtype=bool) if rows is None else rows
+        return fit_linear(self.x[rows][:, columns], self.y[rows], [DECISION_FEATURES[i] for i in columns],
+                              self.weights[rows])
+
+    def cv_auroc(self, columns: list[int] | None = None) -> float:
+        """AUROC over the scored rows, each fold scored by the model fitted on every other row."""
+        columns = _every_feature() if columns is None else columns
+        scores = np.zeros(len(self.y))
+        for k in np.unique(self.folds[self.scored]):
+            held = (self.folds == k) & self.scored
+            scores[held] = self.fit(columns, self.folds != k).probabilities(self.x[held][:, columns])
+        return auroc(self.y[self.scored], scores[self.scored])
+
+
+def decision_ablation(data: DecisionData) -> dict[str, float]:
+    """Cross-validated AUROC with every feature and without each one: what each feature adds beyond the others."""
+    every = _every_feature()
+    return {"(all features)": data.cv_auroc()} | {
+        f"without {name}": data.cv_auroc([j for j in every if j != i]) for i, name in enumerate(DECISION_FEATURES)}
+
+
+def _every_feature() -> list[int]:
+    return list(range(len(DECISION_FEATURES)))
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4)
 
 
 def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answered: float,
