@@ -38,6 +38,7 @@ from qa.evaluation import answer_fit as fit
 from qa.evaluation.datasets import INDEXED_BIT, article_half, load_cmrc, load_dataset
 from qa.evaluation.open_domain import open_domain
 from qa.evaluation.report import REPORTS, md_table, write_report
+from qa.evaluation.runner import auroc_of
 from qa.evaluation.suite import CACHE, DATASETS
 from qa.logs import configure_logging
 from qa.service import QAService
@@ -344,12 +345,12 @@ def main() -> None:
         decision_report.append({
             "mode": mode, "threshold": thresholds[mode], "cv_auroc": ablation[mode]["(all features)"],
             "tune_accuracy": round(float(((model.probabilities(x_c) >= thresholds[mode]) == y_c).mean()), 4),
-            "held_out_auroc": fit.auroc(y_h, model.probabilities(x_h)),
+            "held_out_auroc": auroc_of(y_h.tolist(), model.probabilities(x_h).tolist()),
             "held_out_accuracy": round(float((answered == y_h).mean()), 4),
             "held_out_answered_when_answerable": round(float(answered[y_h].mean()), 4),
             "held_out_declined_when_unanswerable": round(float((~answered[~y_h]).mean()), 4),
             "held_out_near_misses_declined": round(float(np.mean([not a.answerable for a in near])), 4),
-            "letter_dev_auroc": fit.auroc(y_l, model.probabilities(x_l)),
+            "letter_dev_auroc": auroc_of(y_l.tolist(), model.probabilities(x_l).tolist()),
         })
 
     models = AnswerModels(
@@ -358,7 +359,7 @@ def main() -> None:
         short_span_weight=span_weight,
         fitted_on={"sentence": f"CMRC 2018 dev, tuning half of articles ({len(tune)} questions) + letter dev",
                    "span": f"CMRC 2018 dev, tuning half: {len(span_tune)} sentences holding a gold answer",
-                   "decision": f"CMRC 2018 open domain, tuning half ({len(open_tune)} questions, and their near misses) "
+                   "decision": f"CMRC 2018 open domain, tuning half ({len(open_tune)} questions) "
                                f"+ letter dev ({len(letter_dev)})",
                    "inference": args.inference, "min_answered": args.min_answered},
     )

@@ -7,8 +7,8 @@ rare the item is *among the candidates*: the question's topic ("焦比",
 "萤火虫工作室") is in every candidate sentence and says little about which
 one answers; the rarer words ("专长", "出入口") decide. Then whether it
 carries the expected answer type (and the unit the question names), how well
-the question's shape aligns with it, where it stands, and its neighbours' coverage (the answer often follows
-the sentence that names the topic: "安贞门站位于…。该站…设有4个出入口").
+the question's shape aligns with it, where it stands, and its neighbours'
+coverage (the answer often follows the sentence that names the topic: "安贞门站位于…。该站…设有4个出入口").
 
 Sentence analysis (terms, bigrams) is cached per passage, so a corpus's
 passages are segmented once, not per question.

@@ -39,7 +39,7 @@ from qa.answering.model import AnswerModels, LinearModel, sigmoid
 from qa.answering.question import QuestionInfo, analyse_question
 from qa.config import Mode
 from qa.evaluation.datasets import Dataset, Query
-from qa.evaluation.runner import em_f1
+from qa.evaluation.runner import auroc_of, em_f1
 from qa.schema import Answer
 from qa.service import QAService
 
@@ -168,7 +168,7 @@ class DecisionData:
         columns = _every_feature() if columns is None else columns
         rows = np.ones(len(self.y), dtype=bool) if rows is None else rows
         return fit_linear(self.x[rows][:, columns], self.y[rows], [DECISION_FEATURES[i] for i in columns],
-                              self.weights[rows])
+                          self.weights[rows])
 
     def cv_auroc(self, columns: list[int] | None = None) -> float:
         """AUROC over the scored rows, each fold scored by the model fitted on every other row."""
@@ -177,7 +177,7 @@ class DecisionData:
         for k in np.unique(self.folds[self.scored]):
             held = (self.folds == k) & self.scored
             scores[held] = self.fit(columns, self.folds != k).probabilities(self.x[held][:, columns])
-        return auroc(self.y[self.scored], scores[self.scored])
+        return auroc_of(self.y[self.scored].tolist(), scores[self.scored].tolist())
 
 
 def decision_ablation(data: DecisionData) -> dict[str, float]:
@@ -189,12 +189,6 @@ def decision_ablation(data: DecisionData) -> dict[str, float]:
 
 def _every_feature() -> list[int]:
     return list(range(len(DECISION_FEATURES)))
-
-
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return round(float(roc_auc_score(labels, scores)), 4)
 
 
 def best_threshold(datasets: Sequence[tuple[np.ndarray, np.ndarray]], min_answered: float,

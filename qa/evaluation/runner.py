@@ -151,12 +151,16 @@ def abstention_at(outcomes: Sequence[Outcome], threshold: float) -> Abstention:
 
 def auroc(outcomes: Sequence[Outcome]) -> float:
     """How well `confidence` separates answerable from unanswerable questions (0.5 = chance)."""
+    return auroc_of([o.query.answerable for o in outcomes], [o.answer.confidence if o.answer else 0.0 for o in outcomes])
+
+
+def auroc_of(truth: Sequence[bool], scores: Sequence[float]) -> float:
+    """AUROC of `scores` against `truth`, rounded for reports; nan when only one class is present."""
     from sklearn.metrics import roc_auc_score
 
-    truth = [o.query.answerable for o in outcomes]
     if len(set(truth)) < 2:
         return float("nan")
-    return round(float(roc_auc_score(truth, [o.answer.confidence if o.answer else 0.0 for o in outcomes])), 4)
+    return round(float(roc_auc_score(truth, scores)), 4)
 
 
 def score(dataset: Dataset, outcomes: Sequence[Outcome], passages: Sequence[Passage], threshold: float) -> dict:
