@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     abstain_thresholds: dict[Mode, float] = Field(
         default_factory=dict, description="minimum answer confidence per mode, overriding the fitted ones"
     )
+    # Off for evaluation: every question gets its answer text scored, and `confidence` is still the one the service
+    # serves (a decisive missing name sits just below the threshold; qa.answering.decision.capped).
+    abstain: bool = Field(True, description="decline below the confidence threshold; off, answer every question "
+                          "(answerable and reason still say what the service would decide)")
     answer_max_sentences: int = Field(2, ge=1, le=5)
     answer_passages: int = Field(3, ge=1, le=10)
     # The span ranker roughly doubles /ask's answering time on long sentences (bench.md); off, the short

@@ -17,6 +17,7 @@ from qa.embedding import Encoder, model_fingerprint
 from qa.embedding.cache import EmbeddingCache
 from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document
+from qa.sentence_vectors import SentenceVectors, sentence_texts
 from qa.sparse import SparseIndex
 from qa.text import Terms, find_user_dicts
 from qa.vectors import VectorStore, build_store
@@ -24,7 +25,7 @@ from qa.vectors import VectorStore, build_store
 log = logging.getLogger(__name__)
 # Bump when chunking, term extraction or index contents change in code, so that
 # stored indexes are rebuilt.
-PIPELINE_VERSION = 5
+PIPELINE_VERSION = 6
 EMBEDDINGS_DIR = "embeddings"  # under index/: the embedding cache (qa.embedding.cache)
 
 
@@ -105,18 +106,21 @@ def build_index(
 ) -> store.BuiltIndex:
     """Chunk, embed and index `documents` in memory; only the embedding cache is written.
 
-    Passages whose text was embedded before (by this model, prompt and inference path) take their
-    vector from the cache, so adding or replacing a few documents embeds only their passages.
+    Passages and sentences (qa.sentence_vectors) whose text was embedded before (by this model, prompt and
+    inference path) take their vector from the cache, so adding or replacing a few documents embeds only theirs.
     """
     started = time.perf_counter()
     fresh = expected_freshness(settings, documents, terms, encoder)
     passages = chunk_corpus(documents, chunk_settings(settings))
     cache = EmbeddingCache(settings.index_dir / EMBEDDINGS_DIR, fresh.model)
+    sentences, offsets = sentence_texts(passages)
+    # One call: the cache keeps exactly the vectors of the texts it was last asked for.
     vectors, embedded = cache.embed(
-        encoder, [p.indexed_text(settings.heading_in_dense) for p in passages], show_progress=show_progress
+        encoder, [p.indexed_text(settings.heading_in_dense) for p in passages] + sentences,
+        show_progress=show_progress,
     )
     version = store.new_version_name()
-    vector_store = build_store(settings, vectors, version)
+    vector_store = build_store(settings, vectors[: len(passages)], version)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
     manifest = store.Manifest(
         format=store.FORMAT,
@@ -136,7 +140,8 @@ def build_index(
         embedded=embedded,
         settings=index_settings(settings, terms),
     )
-    return store.BuiltIndex(manifest, documents, passages, vector_store, sparse)
+    return store.BuiltIndex(manifest, documents, passages, vector_store, sparse,
+                            SentenceVectors.of(vectors[len(passages):], offsets))
 
 
 def rebuild(

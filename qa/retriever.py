@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +19,11 @@ from qa.filters import Filters, document_of, passage_mask
 from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
 from qa.text import Terms
+
+# Vectors of the latest queries searched, kept for the answer to the same request (qa.sentence_vectors). Enough
+# for every request in flight; unlike the query cache, retrieval never reads them, so a repeated question is
+# embedded again when that cache is off.
+RECENT_VECTORS = 64
 
 
 @dataclass
@@ -53,6 +60,8 @@ class Retriever:
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def _embed(self, query: str) -> np.ndarray:
         # Only the head of a long query is embedded: a transformer's cost grows with every token (512 random
@@ -61,6 +70,22 @@ class Retriever:
         vector = self.encoder.encode_queries([query[: self.settings.query_embed_chars]])[0]
         vector.setflags(write=False)  # shared through the cache
         return vector
+
+    def _search_vector(self, query: str) -> np.ndarray:
+        vector = self.embed_query(query)
+        with self._recent_lock:
+            self._recent[query] = vector
+            self._recent.move_to_end(query)
+            if len(self._recent) > RECENT_VECTORS:
+                self._recent.popitem(last=False)
+        return vector
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The vector a search for `query` just used (the answer to that request reuses it), else a new one
+        (a BM25 search embeds nothing)."""
+        with self._recent_lock:
+            vector = self._recent.get(query)
+        return vector if vector is not None else self.embed_query(query)
 
     def search(self, query: str, k: int, mode: Mode, filters: Filters | None = None,
                prior: Sequence[str] = ()) -> SearchResult:
@@ -92,7 +117,7 @@ class Retriever:
         ]
 
     def _dense_only(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
-        vector = self.embed_query(query)
+        vector = self._search_vector(query)
         timer.lap("embed")
         ids, scores = self.index.dense.search(vector, k, allowed)
         timer.lap("dense")
@@ -105,7 +130,7 @@ class Retriever:
 
     def _hybrid(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None, prior: list[int]) -> list[Hit]:
         n = max(self.settings.candidates, k)
-        vector = self.embed_query(query)
+        vector = self._search_vector(query)
         timer.lap("embed")
         dense_ids, _ = self.index.dense.search(vector, n, allowed)
         timer.lap("dense")

@@ -22,6 +22,7 @@ import numpy as np
 
 from qa import collection, indexer, store
 from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
+from qa.answering.features import SentenceSimilarity
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.collection import Upload
 from qa.config import Mode, Settings
@@ -67,7 +68,18 @@ def corpus_thresholds(corpus_dir: Path) -> dict[str, float]:
         raise CorpusError(path, f"is not a threshold calibration: {exc}", root=corpus_dir) from exc
 
 
-def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answerer:
+def sentence_similarity(retriever: Retriever, built: BuiltIndex) -> SentenceSimilarity:
+    """The question's similarity to each sentence of each passage: the question's vector is the one its
+    search just used (`Retriever.query_vector`), the sentences' come from the index."""
+
+    def similarity(question: str, passages: Sequence[Passage]) -> list[np.ndarray]:
+        vector = retriever.query_vector(question)
+        return [built.sentences.similarities(vector, retriever.position[p.id]) for p in passages]
+
+    return similarity
+
+
+def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex, retriever: Retriever) -> Answerer:
     """The answer layer: the extractive answerer, behind the metadata answerer."""
     models = load_models(settings.answer_models)
     if not settings.short_answer_ranker:
@@ -75,8 +87,8 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex) -> Answer
     thresholds = {**models.thresholds, **corpus_thresholds(settings.corpus_dir),
                   **{str(mode): t for mode, t in settings.abstain_thresholds.items()}}
     extractive = ExtractiveAnswerer(
-        terms, built.sparse, built.manifest.dense_floor, models, thresholds,
-        max_sentences=settings.answer_max_sentences, n_passages=settings.answer_passages,
+        terms, built.sparse, built.manifest.dense_floor, sentence_similarity(retriever, built), models, thresholds,
+        max_sentences=settings.answer_max_sentences, n_passages=settings.answer_passages, abstain=settings.abstain,
     )
     return MetadataAnswerer({d.doc_id: d for d in built.documents}, extractive)
 
@@ -184,7 +196,7 @@ class QAService:
 
     def _answerers(self, built: BuiltIndex, terms: Terms, retriever: Retriever,
                    documents: dict[str, Document]) -> tuple[Answerer, Answerer]:
-        decider = make_answerer(self.settings, terms, built)
+        decider = make_answerer(self.settings, terms, built, retriever)
         if self.llm is None:
             return decider, decider
         generator = make_generator(self.settings, self.llm, decider, retriever, self.encoder, terms, built, documents)

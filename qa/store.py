@@ -5,6 +5,7 @@
     index/<version>/documents.jsonl, passages.jsonl
     index/<version>/dense.faiss   the vector store (qa.vectors): FAISS's file, or milvus.json naming a collection
     index/<version>/bm25/...
+    index/<version>/sentences.npy, sentence_offsets.npy   sentence embeddings (qa.sentence_vectors)
 
 A build is staged in `index/.tmp-*`, fsynced, renamed to its version name, and
 only then does `CURRENT` move. A crash at any point leaves the previous version
@@ -28,12 +29,13 @@ from qa.atomic import fsync_tree, sha256_file, write_text_atomic
 from qa.config import Settings
 from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document, Passage
+from qa.sentence_vectors import SentenceVectors
 from qa.sparse import SparseIndex
 from qa.vectors import VectorStore, load_store
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 KEEP_VERSIONS = 2
@@ -55,7 +57,7 @@ class Manifest:
     vector_kind: str  # its index structure: flat | hnsw | ...
     build_seconds: float
     dense_floor: float  # mean best score of off-topic probe questions (see qa.indexer)
-    embedded: int = 0  # passages this build had to embed (the rest came from the embedding cache)
+    embedded: int = 0  # passages and sentences this build had to embed (the rest came from the embedding cache)
     settings: dict = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
 
@@ -67,6 +69,7 @@ class BuiltIndex:
     passages: list[Passage]
     dense: VectorStore
     sparse: SparseIndex
+    sentences: SentenceVectors
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -151,7 +154,8 @@ def load(index_dir: Path, settings: Settings | None = None) -> BuiltIndex:
     if problems:
         raise IndexCorruptError("index parts disagree: " + "; ".join(problems))
     sparse = SparseIndex.load(version_dir / "bm25", manifest.passages)
-    return BuiltIndex(manifest, documents, passages, vectors, sparse)
+    sentences = SentenceVectors.load(version_dir, manifest.passages, manifest.dim)
+    return BuiltIndex(manifest, documents, passages, vectors, sparse, sentences)
 
 
 def _collect_garbage(index_dir: Path, live: str) -> set[str]:
@@ -181,6 +185,7 @@ def save(index_dir: Path, built: BuiltIndex) -> Path:
         built.dense.save(staged)
         (staged / "bm25").mkdir()
         built.sparse.save(staged / "bm25")
+        built.sentences.save(staged)
         manifest = Manifest(**{**asdict(built.manifest), "files": _file_table(staged)})
         (staged / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
         fsync_tree(staged)

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from qa.answering.extractive import NO_ANSWER
 from qa.answering.model import Cascade, LinearModel, load_models, save_models
 from qa.answering.question import analyse_question
 from qa.answering.short import short_span
@@ -268,6 +269,19 @@ def test_only_the_head_of_a_long_query_is_embedded(settings, fake_encoder):
     assert result.search.hits  # BM25 and exact matching still read the whole question
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_an_answer_embeds_the_question_once(settings, fake_encoder, mode):
+    """The sentence similarity reuses the vector the request's search made; with the query cache off, asking
+    again embeds again (nothing but that cache may spare a repeated question its encoding)."""
+    from qa.service import QAService
+
+    service = QAService.start(settings.updated(query_cache_size=0), encoder=fake_encoder)
+    for _ in range(2):
+        before = fake_encoder.calls
+        assert service.ask("5G覆盖哪些区域", 5, mode).answer.evidence  # the sentences were scored
+        assert fake_encoder.calls == before + 1
+
+
 def test_a_place_the_corpus_never_mentions_is_declined_whatever_the_model_says(fake_service):
     answer = fake_service.ask("杭州的5G覆盖哪些区域", 5).answer
     assert not answer.answerable and answer.confidence < fake_service.answer_threshold("hybrid")
@@ -352,6 +366,19 @@ def test_a_decisive_rule_declines_but_keeps_the_models_order():
     assert capped(0.9, 0.0) == 0.0  # a threshold of 0 answers everything, as configured
 
 
+@pytest.mark.parametrize(("question", "answerable"), [("北京市家庭光纤宽带用户有多少户", False),
+                                                      ("4G用户占全市移动电话的比例是多少", True)])
+def test_with_abstention_off_every_question_is_answered_with_the_confidence_and_decision_served(
+        fake_service, question, answerable):
+    """What `qa eval` asks with: the answer text of a declined question is scored, and its confidence is the served
+    one (a decisive missing name sits just below the threshold, not at 0 as with a threshold of -inf)."""
+    served = fake_service.ask(question, 5).answer
+    scored = fake_service.with_settings(abstain=False).ask(question, 5).answer
+    assert served.answerable == answerable and (served.text == NO_ANSWER) != answerable
+    assert (scored.confidence, scored.answerable, scored.reason) == (served.confidence, served.answerable, served.reason)
+    assert scored.text != NO_ANSWER and scored.spans
+
+
 def test_a_missing_unit_is_the_decline_reason():
     from qa.answering.decision import DECISION_FEATURES, Evidence, reason
 
@@ -406,7 +433,8 @@ hits = [Hit(Passage(f"p{{i}}", "d", line, 0, len(line), "", i + 1), 1.0 / (i + 1
 question = "本市4G用户达到多少万号，占全市移动电话用户的比例是多少"
 q_terms = list(dict.fromkeys(terms.query(question).terms))
 _, rows = candidate_features(analyse_question(question), q_terms, np.linspace(1, 3, len(q_terms)), hits[:3],
-                             lambda p: analyse_passage(p, terms))
+                             lambda p: analyse_passage(p, terms),
+                             [np.linspace(0.8, 0.9, len(analyse_passage(h.passage, terms).sentences)) for h in hits[:3]])
 print(hashlib.sha256(rows.tobytes()).hexdigest())
 """
 

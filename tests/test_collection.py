@@ -38,12 +38,17 @@ def _corpus_files(service: QAService) -> list[str]:
 
 
 def test_a_rebuild_embeds_only_passages_it_has_not_seen(settings, fake_encoder):
+    from qa.sentence_vectors import sentence_texts
+
+    def texts(passages):  # what a build embeds: the passages and their sentences (qa.sentence_vectors)
+        return {p.indexed_text(settings.heading_in_dense) for p in passages} | set(sentence_texts(passages)[0])
+
     service = QAService.start(settings, encoder=fake_encoder)
-    first = service.state.built.manifest
-    assert first.embedded == first.passages > 0
+    first = service.state.built
+    assert first.manifest.embedded == len(texts(first.passages)) > first.manifest.passages > 0
     built, changed = service.change_documents(add=[Upload("ai-reply.txt", NEW_LETTER.encode())])
-    new_passages = [p for p in built.passages if p.doc_id == "ai-reply"]
-    assert changed == ["ai-reply"] and built.manifest.embedded == len(new_passages) > 0
+    new_texts = texts([p for p in built.passages if p.doc_id == "ai-reply"]) - texts(first.passages)
+    assert changed == ["ai-reply"] and built.manifest.embedded == len(new_texts) > 0
     # A rebuild for another reason (an index setting changed), in a new process, takes every vector from the cache.
     rebuilt = QAService.start(settings.updated(faiss_index="hnsw"), encoder=FakeEncoder()).state.built.manifest
     assert rebuilt.vector_kind == "hnsw" and rebuilt.embedded == 0
@@ -60,6 +65,18 @@ def test_cached_vectors_are_the_vectors_the_model_gives(settings, fake_encoder):
     texts = [p.indexed_text(settings.heading_in_dense) for p in rebuilt.passages]
     stored = rebuilt.dense.vectors(np.arange(rebuilt.dense.count))
     assert np.allclose(stored, fake_encoder.encode_passages(texts), atol=1e-6)
+    # The sentences' too, as the published index stores them (float16), row by row in `sentence_spans` order.
+    from qa import store
+    from qa.sentence_vectors import sentence_texts
+
+    sentences = store.load(settings.index_dir, settings).sentences
+    texts, offsets = sentence_texts(rebuilt.passages)
+    assert np.array_equal(sentences.offsets, offsets) and len(sentences.vectors) == len(texts) > len(rebuilt.passages)
+    assert np.allclose(sentences.vectors, fake_encoder.encode_passages(texts), atol=2e-3)
+    p = len(rebuilt.passages) // 2
+    query = fake_encoder.encode_queries(["5G覆盖哪些区域"])[0]
+    expected = fake_encoder.encode_passages(texts[offsets[p]:offsets[p + 1]]) @ query
+    assert np.allclose(sentences.similarities(query, p), expected, atol=1e-2)
 
 
 def test_add_metadata_from_the_text_then_replace_then_remove(settings, fake_encoder):

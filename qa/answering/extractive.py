@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from qa.answering import decision
 from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
-from qa.answering.features import analyse_passage, candidate_features
+from qa.answering.features import SentenceSimilarity, analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import analyse_question
 from qa.answering.spans import question_words
@@ -36,20 +36,24 @@ class ExtractiveAnswerer:
         terms: Terms,
         sparse: SparseIndex,
         dense_floor: float,
+        similarity: SentenceSimilarity,
         models: AnswerModels,
         thresholds: dict[str, float],  # per mode: minimum confidence to answer
         *,
         max_sentences: int = 2,
         n_passages: int = 3,
         cache_size: int = 4096,
+        abstain: bool = True,
     ) -> None:
         self.terms = terms
         self.sparse = sparse
         self.dense_floor = dense_floor
+        self.similarity = similarity
         self.models = models
         self.thresholds = thresholds
         self.max_sentences = max_sentences
         self.n_passages = n_passages
+        self.abstain = abstain
         self.analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
 
     def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
@@ -65,7 +69,8 @@ class ExtractiveAnswerer:
         q_terms = list(dict.fromkeys(analysed.terms))
         df = self.sparse.document_frequency(q_terms)
         idf = self.sparse.idf_of(df)
-        candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse)
+        candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse,
+                                              self.similarity(question, [h.passage for h in top]))
         if not candidates:
             return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
         logits = self.models.sentence.logits(rows)
@@ -78,9 +83,10 @@ class ExtractiveAnswerer:
         threshold = self.threshold(mode)
         if ev.missing_named:
             confidence = decision.capped(confidence, threshold)
-        if confidence < threshold:
-            return Answer(NO_ANSWER, False, confidence, [], reason=decision.reason(ev, confidence, threshold),
-                          evidence=ev.features.round(4).tolist())
+        answerable = confidence >= threshold
+        why = None if answerable else decision.reason(ev, confidence, threshold)
+        if not answerable and self.abstain:
+            return Answer(NO_ANSWER, False, confidence, [], reason=why, evidence=ev.features.round(4).tolist())
         chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
                                   self.models.second_sentence_ratio)
         spans = answer_spans([candidates[i] for i in chosen])
@@ -88,4 +94,5 @@ class ExtractiveAnswerer:
         short = short_answer(pick_short(
             [best_span(info, candidates[i], float(logits[i]), words, self.models.span) for i in chosen],
             self.models.short_span_weight))
-        return Answer(answer_text(spans), True, confidence, spans, short=short, evidence=ev.features.round(4).tolist())
+        return Answer(answer_text(spans), answerable, confidence, spans, reason=why, short=short,
+                      evidence=ev.features.round(4).tolist())

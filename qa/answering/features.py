@@ -8,7 +8,8 @@ rare the item is *among the candidates*: the question's topic ("焦比",
 one answers; the rarer words ("专长", "出入口") decide. Then whether it
 carries the expected answer type (and the unit the question names), how well
 the question's shape aligns with it, where it stands, and its neighbours'
-coverage (the answer often follows the sentence that names the topic: "安贞门站位于…。该站…设有4个出入口").
+coverage (the answer often follows the sentence that names the topic: "安贞门站位于…。该站…设有4个出入口"),
+and the question's dense similarity to it (qa.sentence_vectors: what the words miss).
 
 Sentence analysis (terms, bigrams) is cached per passage, so a corpus's
 passages are segmented once, not per question.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +33,16 @@ from qa.exact import squash
 from qa.schema import Hit, Passage
 from qa.text import Terms
 
+# The question's dense similarity to each sentence of each passage (the service's: qa.service.sentence_similarity).
+SentenceSimilarity = Callable[[str, Sequence[Passage]], list[np.ndarray]]
+
 _UNITS = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 FEATURES = (
     "coverage", "coverage_with_context", "coverage_local", "bigrams_local", "chars_local", "novelty",
     "anchors", "type_match", "typed_question", "unit_match", "aligned", "aligned_gap", "rank1", "rank2", "rank3",
     "log_length", "first_in_passage", "position", "prev_coverage_local", "prev_bigrams_local",
-    "next_coverage_local", "next_bigrams_local",
+    "next_coverage_local", "next_bigrams_local", "dense_similarity",
 )
 
 
@@ -142,8 +146,10 @@ def candidate_features(
     term_idf: np.ndarray,
     hits: list[Hit],
     analyse: Callable[[Passage], PassageInfo],
+    similarities: Sequence[np.ndarray],
 ) -> tuple[list[Candidate], np.ndarray]:
-    """Every sentence of `hits` with its feature row (columns as in FEATURES)."""
+    """Every sentence of `hits` with its feature row (columns as in FEATURES). `similarities`: per hit, the
+    question's dense similarity to each of its passage's sentences (qa.sentence_vectors)."""
     candidates: list[Candidate] = []
     contexts: list[frozenset[str]] = []
     positions: list[tuple[int, int]] = []  # (index in passage, sentences in passage)
@@ -199,4 +205,7 @@ def candidate_features(
             neighbours[i, 0:2] = table[i - 1, 2:4]
         if index < count - 1:
             neighbours[i, 2:4] = table[i + 1, 2:4]
-    return candidates, np.hstack([table, neighbours])
+    dense = np.concatenate([np.asarray(s, dtype=np.float64) for s in similarities])
+    if len(dense) != len(candidates):
+        raise ValueError(f"{len(dense)} sentence similarities for {len(candidates)} candidate sentences")
+    return candidates, np.hstack([table, neighbours, dense[:, None]])

@@ -308,7 +308,7 @@ class DocumentChange(BaseModel):
     doc_ids: list[str] = Field(..., description="新增、替换或删除的文档 id", examples=[["sheitc-2019-15"]])
     documents: int = Field(..., description="变更后的文档数")
     passages: int = Field(..., description="变更后的段落数")
-    embedded: int = Field(..., description="本次新计算向量的段落数（其余来自向量缓存）")
+    embedded: int = Field(..., description="本次新计算向量的段落和句子数（其余来自向量缓存）")
     took_ms: float
 
 

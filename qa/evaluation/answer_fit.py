@@ -58,7 +58,7 @@ def with_models(service: QAService, models: AnswerModels, thresholds: dict[str, 
     clone = service.with_settings()
     state = clone.state
     answerer = ExtractiveAnswerer(
-        state.terms, state.built.sparse, state.built.manifest.dense_floor, models,
+        state.terms, state.built.sparse, state.built.manifest.dense_floor, _extractive(clone).similarity, models,
         thresholds if thresholds is not None else {m: -math.inf for m in ("dense", "bm25", "hybrid")},
         max_sentences=service.settings.answer_max_sentences, n_passages=service.settings.answer_passages,
     )
@@ -91,7 +91,7 @@ def sentence_data(service: QAService, queries: Sequence[Query], mode: Mode = "hy
         hits = service.search(q.text, answerer.n_passages, mode).hits
         terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
         cands, table = candidate_features(analyse_question(q.text), terms, answerer.sparse.idf(terms), hits,
-                                          answerer.analyse)
+                                          answerer.analyse, answerer.similarity(q.text, [h.passage for h in hits]))
         rows.append(table)
         labels.extend(contains_gold(c.sentence.text, q.answers) for c in cands)
         groups.extend([i] * len(cands))
@@ -273,7 +273,8 @@ def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tup
         hits = service.search(q.text, answerer.n_passages, "hybrid").hits
         info = analyse_question(q.text)
         terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
-        cands, table = candidate_features(info, terms, answerer.sparse.idf(terms), hits, answerer.analyse)
+        cands, table = candidate_features(info, terms, answerer.sparse.idf(terms), hits, answerer.analyse,
+                                          answerer.similarity(q.text, [h.passage for h in hits]))
         if not cands:
             out.append([])
             continue

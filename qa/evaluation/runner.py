@@ -3,13 +3,12 @@
 Relevance is judged per passage from the dataset's evidence spans (a passage
 overlapping a grade-g evidence span gets grade g), or per document from qrels
 (the ranking is reduced to documents, first occurrence counts). The service
-answers with abstention switched off so every question's confidence is
-recorded; abstention is then scored for any threshold without re-running.
+answers every question (abstention off) and records the confidence it serves;
+abstention is scored at the service's threshold from those confidences.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import unicodedata
 from collections import Counter
@@ -36,8 +35,9 @@ class Outcome:
 
 def run(service: QAService, dataset: Dataset, mode: Mode, k: int = 10, answer: bool = True,
         progress: bool = False) -> list[Outcome]:
-    """Ask every question; abstention is disabled so that confidences can be calibrated."""
-    open_service = service.with_settings(abstain_thresholds={m: -math.inf for m in ("dense", "bm25", "hybrid")})
+    """Ask every question with abstention off: each answerable question's answer is scored, and its confidence
+    is the one the service serves at its threshold."""
+    open_service = service.with_settings(abstain=False)
     outcomes = []
     for q in tqdm(dataset.queries, desc=f"{dataset.name}/{mode}", disable=not progress, leave=False):
         started = time.perf_counter()
