@@ -38,6 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     from qa.evaluation import runner, suite
 
+    # -inf, not only abstention off: a decisive missing name is then held at 0 rather than just below the current
+    # threshold, so it stays declined at every threshold the sweep below tries.
     settings = Settings(abstain_thresholds={m: -math.inf for m in ("dense", "bm25", "hybrid")})
     dataset = suite.resolve_dataset(args.dataset, settings)
     assert dataset is not None

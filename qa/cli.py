@@ -124,7 +124,7 @@ def add(
     paths: Annotated[list[Path], typer.Argument(help="files or folders to add (PDF, Word, HTML, text, Markdown)")],
     replace: Annotated[bool, typer.Option(help="replace documents whose id exists instead of refusing")] = False,
 ) -> None:
-    """Copy documents into the corpus folder and update the index (only new passages are embedded)."""
+    """Copy documents into the corpus folder and update the index (only new passages and sentences are embedded)."""
     from qa.service import QAService
 
     uploads = _uploads(paths)
@@ -188,7 +188,9 @@ def _print_human(payload: dict) -> None:
         if payload.get("generator_note"):
             typer.echo(f"说明：{payload['generator_note']}")
     else:
-        typer.echo(f"答案：{payload['answer']}")
+        # With QA_ABSTAIN=false a declined question still carries its composed answer: say it fell short.
+        label = "未达阈值的原文" if payload["answer_citations"] else "答案"
+        typer.echo(f"{label}：{payload['answer']}")
         if payload.get("reason"):
             typer.echo(f"原因：{payload['reason']}")
     typer.echo(f"置信度 {payload['confidence']:.2f} · 用时 {payload['took_ms']:.1f} ms\n")

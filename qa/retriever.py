@@ -20,9 +20,9 @@ from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
 from qa.text import Terms
 
-# Vectors of the latest queries searched, kept for the answer to the same request (qa.sentence_vectors). Enough
-# for every request in flight; unlike the query cache, retrieval never reads them, so a repeated question is
-# embedded again when that cache is off.
+# Vectors of the latest queries searched, kept for the answer to the same request (qa.sentence_vectors): at least
+# this many, and twice the requests that may be in flight. Unlike the query cache, retrieval never reads them, so
+# with that cache off a repeated question is embedded again.
 RECENT_VECTORS = 64
 
 
@@ -61,6 +61,7 @@ class Retriever:
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_size = max(RECENT_VECTORS, 2 * settings.max_concurrent)
         self._recent_lock = threading.Lock()
 
     def _embed(self, query: str) -> np.ndarray:
@@ -76,13 +77,13 @@ class Retriever:
         with self._recent_lock:
             self._recent[query] = vector
             self._recent.move_to_end(query)
-            if len(self._recent) > RECENT_VECTORS:
+            if len(self._recent) > self._recent_size:
                 self._recent.popitem(last=False)
         return vector
 
     def query_vector(self, query: str) -> np.ndarray:
-        """The vector a search for `query` just used (the answer to that request reuses it), else a new one
-        (a BM25 search embeds nothing)."""
+        """The vector a search for `query` just used (the answer to that request reuses it), else a new one:
+        a BM25 search embeds nothing, so a bm25-mode answer embeds its question (about 8 ms, bench.md)."""
         with self._recent_lock:
             vector = self._recent.get(query)
         return vector if vector is not None else self.embed_query(query)

@@ -2,16 +2,20 @@
 
 The sentence model (qa.answering.features) chooses the answer sentence among the top passages'
 sentences from lexical evidence; the question's dense similarity to each sentence adds what words
-miss (CMRC 2018 tuning half, cross-validated top-1 0.796 -> 0.810 in a prototype; eval/reports/
-answer_models.md has the fitted figures). Embedding at build time keeps /ask free of encoder calls
-beyond the question's own, which retrieval has already made and cached.
+miss (CMRC 2018: cross-validated top-1 0.796 -> 0.811 on the tuning half, held-out 0.811 -> 0.819;
+eval/reports/answer_models.md), and the decision weighs the closest sentence's similarity.
+Embedding at build time keeps /ask free of encoder calls beyond the question's own, which a dense
+or hybrid search has already made (qa.retriever.Retriever.query_vector).
+The price is at build time: a passage's sentences hold as many characters as the passage, so a build
+from an empty cache embeds about twice as long.
 
     <version>/sentences.npy          float16 (sentences, dim): half the bytes, and the similarity
                                      only ranks one question's candidates
     <version>/sentence_offsets.npy   int64 (passages + 1): passage i's sentences are rows
                                      offsets[i]:offsets[i+1], in `sentence_spans` order
 
-Both are memory-mapped on load, so a large corpus pages in only the rows its answers read.
+A loaded index memory-maps the vectors (the load's checksum reads them once; afterwards the OS may
+page out what answers do not read); a freshly built one holds them in memory.
 """
 
 from __future__ import annotations
@@ -40,18 +44,17 @@ def sentence_texts(passages: Sequence[Passage]) -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(offsets, dtype=np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: no field-wise equality or hash
 class SentenceVectors:
+    """The sentence embeddings of one index version, rows grouped by passage."""
+
     vectors: np.ndarray  # (sentences, dim), unit length as the encoder gives them
     offsets: np.ndarray  # (passages + 1,)
 
     @classmethod
     def of(cls, vectors: np.ndarray, offsets: np.ndarray) -> SentenceVectors:
+        """From the encoder's float32 vectors, stored as float16."""
         return cls(np.asarray(vectors, dtype=np.float16), offsets)
-
-    @property
-    def passages(self) -> int:
-        return len(self.offsets) - 1
 
     def similarities(self, query: np.ndarray, row: int) -> np.ndarray:
         """Inner products of `query` with the sentences of the passage at `row`."""
@@ -59,11 +62,13 @@ class SentenceVectors:
         return rows.astype(np.float32) @ query.astype(np.float32)
 
     def save(self, directory: Path) -> None:
+        """Write both arrays into the index version being staged in `directory`."""
         np.save(directory / VECTORS_FILE, self.vectors)
         np.save(directory / OFFSETS_FILE, self.offsets)
 
     @classmethod
     def load(cls, directory: Path, passages: int, dim: int) -> SentenceVectors:
+        """Read a version's arrays; IndexCorruptError when they do not fit its passages and dimension."""
         try:
             vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
             offsets = np.load(directory / OFFSETS_FILE)

@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import collection, indexer, store
-from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, load_models
-from qa.answering.features import SentenceSimilarity
+from qa.answering import Answerer, ExtractiveAnswerer, MetadataAnswerer, SentenceSimilarity, load_models
 from qa.chunking import BODY_SECTION, SECTION_SEP
 from qa.collection import Upload
 from qa.config import Mode, Settings
@@ -273,7 +272,7 @@ class QAService:
         Returns the new index and the ids of the documents changed.
 
         All or nothing: a rejected file, an unknown id or a failed build leaves the corpus folder and
-        the served index as they were. Only new passages are embedded (qa.embedding.cache).
+        the served index as they were. Only new passages and sentences are embedded (qa.embedding.cache).
         """
         with self._reload_lock, collection.locked(self.settings.corpus_dir):
             with collection.CorpusChange(self.settings.corpus_dir, self.settings.originals_dir) as change:
@@ -287,7 +286,7 @@ class QAService:
                 built = indexer.rebuild(self.settings, self.encoder, terms=self.state.terms, documents=change.corpus())
             change.keep_originals()
             self.state = self._make_state(built, self.state.terms)
-            log.info("documents changed: +%d ~%d -%d; index %s embedded %d new passages",
+            log.info("documents changed: +%d ~%d -%d; index %s embedded %d new passages and sentences",
                      len(add), len(replace or {}), len(remove), built.manifest.version, built.manifest.embedded)
             return built, changed
 

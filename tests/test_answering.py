@@ -420,6 +420,23 @@ def test_near_misses_are_answered_from_the_passages_left_when_the_answer_is_take
     assert [h.rank for h in seen[0]] == list(range(1, len(seen[0]) + 1))
 
 
+def test_sentence_similarities_must_fit_the_passages_sentences():
+    """A similarity array from another split of the passage would score the wrong sentences: refused."""
+    from qa.answering.features import analyse_passage, candidate_features
+    from qa.schema import Hit, Passage
+
+    terms = Terms()
+    text = "本市已建成5G基站。覆盖虹桥商务区等区域。"
+    hits = [Hit(Passage("p1", "d", text, 0, len(text), "", 1), 1.0, 1)]
+    question = "5G覆盖哪些区域"
+    q_terms = list(dict.fromkeys(terms.query(question).terms))
+    args = (analyse_question(question), q_terms, np.ones(len(q_terms)), hits, lambda p: analyse_passage(p, terms))
+    _, rows = candidate_features(*args, [np.array([0.1, 0.9])])
+    assert rows.shape[0] == 2 and rows[:, -1].tolist() == [0.1, 0.9]
+    with pytest.raises(ValueError, match="2 sentences"):
+        candidate_features(*args, [np.array([0.5])])
+
+
 _FEATURES_SCRIPT = """
 import hashlib, numpy as np
 from qa.answering.features import analyse_passage, candidate_features

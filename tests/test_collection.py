@@ -37,7 +37,7 @@ def _corpus_files(service: QAService) -> list[str]:
     return sorted(p.name for p in service.settings.corpus_dir.iterdir() if not p.name.startswith("."))
 
 
-def test_a_rebuild_embeds_only_passages_it_has_not_seen(settings, fake_encoder):
+def test_a_rebuild_embeds_only_passages_and_sentences_it_has_not_seen(settings, fake_encoder):
     from qa.sentence_vectors import sentence_texts
 
     def texts(passages):  # what a build embeds: the passages and their sentences (qa.sentence_vectors)
@@ -59,23 +59,30 @@ def test_cached_vectors_are_the_vectors_the_model_gives(settings, fake_encoder):
 
     from qa import indexer
 
+    settings = settings.updated(heading_in_dense=True)  # the passage vectors carry the heading; sentences never
     QAService.start(settings, encoder=fake_encoder)
     rebuilt = indexer.rebuild(settings, fake_encoder)
     assert rebuilt.manifest.embedded == 0
-    texts = [p.indexed_text(settings.heading_in_dense) for p in rebuilt.passages]
+    passage_texts = [p.indexed_text(settings.heading_in_dense) for p in rebuilt.passages]
     stored = rebuilt.dense.vectors(np.arange(rebuilt.dense.count))
-    assert np.allclose(stored, fake_encoder.encode_passages(texts), atol=1e-6)
-    # The sentences' too, as the published index stores them (float16), row by row in `sentence_spans` order.
+    assert np.allclose(stored, fake_encoder.encode_passages(passage_texts), atol=1e-6)
+    # The sentences' too, as the published index stores them (float16).
     from qa import store
-    from qa.sentence_vectors import sentence_texts
+    from qa.answering.features import analyse_passage
+    from qa.indexer import make_terms
 
     sentences = store.load(settings.index_dir, settings).sentences
-    texts, offsets = sentence_texts(rebuilt.passages)
-    assert np.array_equal(sentences.offsets, offsets) and len(sentences.vectors) == len(texts) > len(rebuilt.passages)
-    assert np.allclose(sentences.vectors, fake_encoder.encode_passages(texts), atol=2e-3)
+    terms = make_terms(settings)
+    # Row by row, the sentences the answerer scores (its candidates), passage by passage.
+    candidates = [[s.text for s in analyse_passage(p, terms).sentences] for p in rebuilt.passages]
+    assert any(p.context for p in rebuilt.passages)
+    for i, texts_of_passage in enumerate(candidates):
+        rows = sentences.vectors[sentences.offsets[i]:sentences.offsets[i + 1]]
+        assert np.allclose(rows, fake_encoder.encode_passages(texts_of_passage), atol=2e-3)
+    assert len(sentences.vectors) == sum(map(len, candidates)) > len(rebuilt.passages)
     p = len(rebuilt.passages) // 2
     query = fake_encoder.encode_queries(["5G覆盖哪些区域"])[0]
-    expected = fake_encoder.encode_passages(texts[offsets[p]:offsets[p + 1]]) @ query
+    expected = fake_encoder.encode_passages(candidates[p]) @ query
     assert np.allclose(sentences.similarities(query, p), expected, atol=1e-2)
 
 

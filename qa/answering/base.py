@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from qa.config import Mode
-from qa.schema import Answer, Hit
+from qa.schema import Answer, Hit, Passage
+
+# The question's embedding similarity to each sentence of each passage (qa.sentence_vectors; the service's is
+# qa.service.sentence_similarity), one array per passage in `sentence_spans` order.
+SentenceSimilarity = Callable[[str, Sequence[Passage]], list[np.ndarray]]
 
 
 class Answerer(Protocol):

@@ -20,12 +20,13 @@ from qa.schema import Hit
 DECISION_FEATURES = (
     "best_sentence_logit", "best_sentence_share", "best_coverage", "best_chars_local", "best_aligned",
     "question_chars_found", "dense_support", "missing_entities", "unseen_terms", "type_missing", "unit_missing",
-    "has_anchors", "anchors_found", "top_score", "top_margin",
+    "has_anchors", "anchors_found", "top_score", "top_margin", "best_sentence_similarity", "max_sentence_similarity",
 )
 
 # Columns of the candidate feature table the decision reads.
-_COVERAGE, _CHARS_LOCAL, _ALIGNED, _TYPE_MATCH, _UNIT_MATCH = (
-    FEATURES.index(name) for name in ("coverage", "chars_local", "aligned", "type_match", "unit_match"))
+_COVERAGE, _CHARS_LOCAL, _ALIGNED, _TYPE_MATCH, _UNIT_MATCH, _SIMILARITY = (
+    FEATURES.index(name)
+    for name in ("coverage", "chars_local", "aligned", "type_match", "unit_match", "dense_similarity"))
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def evidence(
         float(bool(info.anchors)), anchors_found,
         # The retriever's final score and its lead over the runner-up (one model per mode, so one scale each).
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
+        # The question's embedding similarity to the chosen sentence and to the closest one (qa.sentence_vectors).
+        rows[best, _SIMILARITY], rows[:, _SIMILARITY].max(),
     ])
     return Evidence(row, missing, tuple(e for e in missing if e in decisive), missing_unit)
 

@@ -4,8 +4,10 @@
    model's probability of containing the answer (qa.answering.features).
 2. The decision model weighs the best sentence and question-level evidence
    (missing entities, unseen terms, dense support, ...) into `confidence`;
-   below the mode's threshold the service declines with a reason.
-3. Otherwise the answer quotes the best sentence (and a close second) with
+   below the mode's threshold the service declines with a reason (with
+   `abstain` off, for evaluation, it still composes the answer and marks it
+   not answerable).
+3. The answer quotes the best sentence (and a close second) with
    [n] markers, and the short answer is cut from the best sentence.
 """
 
@@ -15,8 +17,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from qa.answering import decision
+from qa.answering.base import SentenceSimilarity
 from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
-from qa.answering.features import SentenceSimilarity, analyse_passage, candidate_features
+from qa.answering.features import analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import analyse_question
 from qa.answering.spans import question_words
@@ -26,6 +29,7 @@ from qa.sparse import SparseIndex
 from qa.text import Terms
 
 NO_ANSWER = "未找到相关内容：现有资料中没有足够依据回答这个问题。"
+NO_PASSAGES = "没有检索到与问题相关的段落。"
 
 
 class ExtractiveAnswerer:
@@ -64,6 +68,8 @@ class ExtractiveAnswerer:
 
     def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
         top = hits[: self.n_passages]
+        if not top:
+            return Answer(NO_ANSWER, False, 0.0, [], reason=NO_PASSAGES)
         info = analyse_question(question)
         analysed = self.terms.query(question)
         q_terms = list(dict.fromkeys(analysed.terms))
@@ -72,7 +78,7 @@ class ExtractiveAnswerer:
         candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse,
                                               self.similarity(question, [h.passage for h in top]))
         if not candidates:
-            return Answer(NO_ANSWER, False, 0.0, [], reason="没有检索到与问题相关的段落。")
+            return Answer(NO_ANSWER, False, 0.0, [], reason=NO_PASSAGES)
         logits = self.models.sentence.logits(rows)
         unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         named = list(analysed.named)

@@ -33,9 +33,6 @@ from qa.exact import squash
 from qa.schema import Hit, Passage
 from qa.text import Terms
 
-# The question's dense similarity to each sentence of each passage (the service's: qa.service.sentence_similarity).
-SentenceSimilarity = Callable[[str, Sequence[Passage]], list[np.ndarray]]
-
 _UNITS = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 FEATURES = (
@@ -153,14 +150,18 @@ def candidate_features(
     candidates: list[Candidate] = []
     contexts: list[frozenset[str]] = []
     positions: list[tuple[int, int]] = []  # (index in passage, sentences in passage)
-    for hit in hits:
+    for hit, similarity in zip(hits, similarities, strict=True):
         analysed = analyse(hit.passage)
+        if len(similarity) != len(analysed.sentences):
+            raise ValueError(f"passage {hit.passage.id}: {len(similarity)} sentence similarities for "
+                             f"{len(analysed.sentences)} sentences")
         for i, sent in enumerate(analysed.sentences):
             candidates.append(Candidate(hit, sent))
             contexts.append(analysed.context_terms)
             positions.append((i, len(analysed.sentences)))
     if not candidates:
         return [], np.zeros((0, len(FEATURES)))
+    similarities = [np.asarray(s, dtype=np.float64) for s in similarities]
 
     q_units = units(info.text)
     q_bigrams = list(bigrams(q_units))
@@ -205,7 +206,4 @@ def candidate_features(
             neighbours[i, 0:2] = table[i - 1, 2:4]
         if index < count - 1:
             neighbours[i, 2:4] = table[i + 1, 2:4]
-    dense = np.concatenate([np.asarray(s, dtype=np.float64) for s in similarities])
-    if len(dense) != len(candidates):
-        raise ValueError(f"{len(dense)} sentence similarities for {len(candidates)} candidate sentences")
-    return candidates, np.hstack([table, neighbours, dense[:, None]])
+    return candidates, np.hstack([table, neighbours, np.concatenate(similarities)[:, None]])

@@ -234,10 +234,10 @@ class AskResponse(BaseModel):
         examples=["4G覆盖哪些区域"])
     answer: str = Field(..., examples=["……覆盖虹桥商务区、虹口北外滩、徐汇滨江、中山公园商圈、嘉定汽车城等在内的区域……[1]"])
     short_answer: ShortAnswerOut | None = Field(
-        None, description="简短答案（数字及单位、日期、名称、列举或分句），不作答时为 null"
+        None, description="简短答案（数字及单位、日期、名称、列举或分句），不作答时为 null（QA_ABSTAIN=false 时照常给出）"
     )
     answerable: bool
-    confidence: float = Field(..., description="答案依据强度（0–1）；低于阈值时不作答")
+    confidence: float = Field(..., description="答案依据强度（0–1）；低于阈值时不作答（answerable 为 false）")
     reason: str | None = Field(None, description="不作答时的原因")
     index_version: str = Field(..., description="所用索引版本；重建索引后改变")
     passages: list[PassageOut]
