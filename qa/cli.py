@@ -175,6 +175,8 @@ def list_documents(as_json: Annotated[bool, typer.Option("--json", help="print J
 
 def _print_human(payload: dict) -> None:
     """The short answer first (bold), then the quoted sentences with their [n] markers; a decline says why."""
+    from qa.answering.decision import shown
+
     if payload["resolved_question"] != payload["question"]:
         typer.echo(f"按“{payload['resolved_question']}”检索")
     if payload["answerable"]:
@@ -193,7 +195,7 @@ def _print_human(payload: dict) -> None:
         typer.echo(f"{label}：{payload['answer']}")
         if payload.get("reason"):
             typer.echo(f"原因：{payload['reason']}")
-    typer.echo(f"置信度 {payload['confidence']:.2f} · 用时 {payload['took_ms']:.1f} ms\n")
+    typer.echo(f"置信度 {shown(payload['confidence'])} · 用时 {payload['took_ms']:.1f} ms\n")
     for p in payload["passages"]:
         c = p["citation"]
         typer.echo(f"[{p['rank']}] {c['title']} · {c['section']} · 第{c['paragraph']}段 · "

@@ -379,6 +379,14 @@ def test_with_abstention_off_every_question_is_answered_with_the_confidence_and_
     assert scored.text != NO_ANSWER and scored.spans
 
 
+def test_a_low_threshold_is_shown_with_its_digits():
+    from qa.answering.decision import DECISION_FEATURES, Evidence, reason
+
+    ev = Evidence(np.zeros(len(DECISION_FEATURES)), ())
+    assert "置信度 0.0015，低于 0.0048" in reason(ev, 0.0015, 0.0048)
+    assert "置信度 0.35，低于 0.47" in reason(ev, 0.3512, 0.4712)
+
+
 def test_a_missing_unit_is_the_decline_reason():
     from qa.answering.decision import DECISION_FEATURES, Evidence, reason
 

@@ -112,4 +112,10 @@ def reason(ev: Evidence, confidence: float, threshold: float) -> str:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
     if ev.missing_unit:
         return f"检索到的段落里没有以“{ev.missing_unit}”计的数字，无法据此回答。"
-    return f"现有资料与问题的吻合度不够（置信度 {confidence:.2f}，低于 {threshold:.2f}），为避免答非所问，暂不作答。"
+    return f"现有资料与问题的吻合度不够（置信度 {shown(confidence)}，低于 {shown(threshold)}），为避免答非所问，暂不作答。"
+
+
+def shown(value: float) -> str:
+    """Two decimals, or two significant digits below 0.01: a corpus's calibrated threshold can be 0.0048, and
+    "置信度 0.00，低于 0.00" explains nothing."""
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.2g}"
