@@ -240,7 +240,8 @@ def ask(
         turns: list[Turn] = []
         for turn in request.history:  # each earlier question's extractive citations, as the chat would have sent
             earlier = service.retrieve(turn.question, request.top_k, request.mode, filtered, turns)
-            cited = earlier.state.decider(earlier.resolution.question, earlier.search.hits, earlier.mode).spans
+            cited = earlier.state.decider(earlier.resolution.question, earlier.search.hits, earlier.mode,
+                                          earlier.search.vector).spans
             turns.append(Turn(turn.question, tuple(span.passage_id for span in cited), earlier.resolution.question))
         started = time.perf_counter()
         result = service.ask(request.question, request.top_k, request.mode, filtered, turns)

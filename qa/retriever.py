@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,16 +18,14 @@ from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
 from qa.text import Terms
 
-# Vectors of the latest queries searched, kept for the answer to the same request (qa.sentence_vectors): at least
-# this many, and twice the requests that may be in flight. Unlike the query cache, retrieval never reads them, so
-# with that cache off a repeated question is embedded again.
-RECENT_VECTORS = 64
-
 
 @dataclass
 class SearchResult:
     hits: list[Hit]
     timings: dict[str, float]  # milliseconds per stage
+    # The query's embedding when the search made one (dense, hybrid; None for bm25): the answer to the same
+    # request scores its sentences with it (qa.sentence_vectors) instead of embedding the question again.
+    vector: np.ndarray | None = None
 
 
 class Timer:
@@ -60,9 +56,6 @@ class Retriever:
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._recent_size = max(RECENT_VECTORS, 2 * settings.max_concurrent)
-        self._recent_lock = threading.Lock()
 
     def _embed(self, query: str) -> np.ndarray:
         # Only the head of a long query is embedded: a transformer's cost grows with every token (512 random
@@ -72,36 +65,22 @@ class Retriever:
         vector.setflags(write=False)  # shared through the cache
         return vector
 
-    def _search_vector(self, query: str) -> np.ndarray:
-        vector = self.embed_query(query)
-        with self._recent_lock:
-            self._recent[query] = vector
-            self._recent.move_to_end(query)
-            if len(self._recent) > self._recent_size:
-                self._recent.popitem(last=False)
-        return vector
-
-    def query_vector(self, query: str) -> np.ndarray:
-        """The vector a search for `query` just used (the answer to that request reuses it), else a new one:
-        a BM25 search embeds nothing, so a bm25-mode answer embeds its question (about 8 ms, bench.md)."""
-        with self._recent_lock:
-            vector = self._recent.get(query)
-        return vector if vector is not None else self.embed_query(query)
-
     def search(self, query: str, k: int, mode: Mode, filters: Filters | None = None,
                prior: Sequence[str] = ()) -> SearchResult:
         """`prior`: passage ids the conversation already found relevant (the previous answer's citations).
         Hybrid mode adds them to the candidates and `history_boost` to their fused score."""
         timer = Timer()
         allowed = passage_mask(filters, self.index.documents, self.doc_of)
+        if mode == "bm25":
+            return SearchResult(self._bm25_only(query, k, timer, allowed), timer.timings)
+        vector = self.embed_query(query)
+        timer.lap("embed")
         if mode == "dense":
-            hits = self._dense_only(query, k, timer, allowed)
-        elif mode == "bm25":
-            hits = self._bm25_only(query, k, timer, allowed)
+            hits = self._dense_only(vector, k, timer, allowed)
         else:
             known = [self.position[p] for p in prior if p in self.position]
-            hits = self._hybrid(query, k, timer, allowed, [i for i in known if allowed is None or allowed[i]])
-        return SearchResult(hits, timer.timings)
+            hits = self._hybrid(query, vector, k, timer, allowed, [i for i in known if allowed is None or allowed[i]])
+        return SearchResult(hits, timer.timings, vector)
 
     def _hits(self, ids: np.ndarray, final: np.ndarray, k: int, **stages: list) -> list[Hit]:
         order = np.argsort(-final, kind="stable")[:k]
@@ -117,9 +96,7 @@ class Retriever:
             for rank, i in enumerate(order, 1)
         ]
 
-    def _dense_only(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
-        vector = self._search_vector(query)
-        timer.lap("embed")
+    def _dense_only(self, vector: np.ndarray, k: int, timer: Timer, allowed: np.ndarray | None) -> list[Hit]:
         ids, scores = self.index.dense.search(vector, k, allowed)
         timer.lap("dense")
         return self._hits(ids, scores, k, dense=_stage(scores, np.ones(len(ids), dtype=bool)))
@@ -129,10 +106,9 @@ class Retriever:
         timer.lap("bm25")
         return self._hits(ids, scores, k, bm25=_stage(scores, np.ones(len(ids), dtype=bool)))
 
-    def _hybrid(self, query: str, k: int, timer: Timer, allowed: np.ndarray | None, prior: list[int]) -> list[Hit]:
+    def _hybrid(self, query: str, vector: np.ndarray, k: int, timer: Timer, allowed: np.ndarray | None,
+                prior: list[int]) -> list[Hit]:
         n = max(self.settings.candidates, k)
-        vector = self._search_vector(query)
-        timer.lap("embed")
         dense_ids, _ = self.index.dense.search(vector, n, allowed)
         timer.lap("dense")
         all_bm25 = self.index.sparse.scores(list(self.terms.query(query).terms), allowed)

@@ -5,7 +5,7 @@ sentences from lexical evidence; the question's dense similarity to each sentenc
 miss (CMRC 2018: cross-validated top-1 0.796 -> 0.811 on the tuning half, held-out 0.811 -> 0.819;
 eval/reports/answer_models.md), and the decision weighs the closest sentence's similarity.
 Embedding at build time keeps /ask free of encoder calls beyond the question's own, which a dense
-or hybrid search has already made (qa.retriever.Retriever.query_vector).
+or hybrid search has already made (qa.retriever.SearchResult.vector).
 The price is at build time: a passage's sentences hold as many characters as the passage, so a build
 from an empty cache embeds about twice as long.
 

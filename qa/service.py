@@ -69,10 +69,12 @@ def corpus_thresholds(corpus_dir: Path) -> dict[str, float]:
 
 def sentence_similarity(retriever: Retriever, built: BuiltIndex) -> SentenceSimilarity:
     """The question's similarity to each sentence of each passage: the question's vector is the one its
-    search just used (`Retriever.query_vector`), the sentences' come from the index."""
+    search made (`SearchResult.vector`; a BM25 search makes none, so a bm25-mode answer embeds its question,
+    about 8 ms, bench.md), the sentences' come from the index."""
 
-    def similarity(question: str, passages: Sequence[Passage]) -> list[np.ndarray]:
-        vector = retriever.query_vector(question)
+    def similarity(question: str, vector: np.ndarray | None, passages: Sequence[Passage]) -> list[np.ndarray]:
+        if vector is None:
+            vector = retriever.embed_query(question)
         return [built.sentences.similarities(vector, retriever.position[p.id]) for p in passages]
 
     return similarity
@@ -307,11 +309,11 @@ class QAService:
         resolution = resolve(question, history, state.terms)
         result = state.retriever.search(resolution.question, k, mode, filters, resolution.prior)
         if resolution.strength == "weak":
-            alone = state.decider(question, result.hits, mode)
+            alone = state.decider(question, result.hits, mode, result.vector)
             rewritten = resolve(question, history, state.terms, weak=True)
             if rewritten.rewritten and (resolution.generic or not alone.answerable):
                 candidate = state.retriever.search(rewritten.question, k, mode, filters, rewritten.prior)
-                resolved = state.decider(rewritten.question, candidate.hits, mode)
+                resolved = state.decider(rewritten.question, candidate.hits, mode, candidate.vector)
                 # On weak evidence the rewrite must earn its place: its passages must answer it, and a
                 # question that names something specific keeps its own answer when it has one.
                 if resolved.answerable and (not alone.answerable or resolved.confidence > alone.confidence):
@@ -321,8 +323,9 @@ class QAService:
     def answer_stream(self, retrieved: Retrieved) -> Iterator[str | AskResult]:
         """The answer to retrieved passages: text pieces while an LLM writes, then the AskResult."""
         started = time.perf_counter()
-        for item in retrieved.state.answerer.stream(retrieved.resolution.question, retrieved.search.hits,
-                                                    retrieved.mode):
+        search = retrieved.search
+        for item in retrieved.state.answerer.stream(retrieved.resolution.question, search.hits, retrieved.mode,
+                                                    search.vector):
             if isinstance(item, str):
                 yield item
                 continue

@@ -413,12 +413,13 @@ def test_near_misses_are_answered_from_the_passages_left_when_the_answer_is_take
     from qa.evaluation.datasets import Query
 
     service = fake_service.with_settings()
-    seen = []
+    seen, vectors = [], []
     answerer = service.state.answerer
 
-    def recording(question, hits, mode):
+    def recording(question, hits, mode, vector=None):
         seen.append(hits)
-        return answerer(question, hits, mode)
+        vectors.append(vector)
+        return answerer(question, hits, mode, vector)
 
     service.state = dataclasses.replace(service.state, answerer=recording)
     question = Query("q", "4G用户占全市移动电话的比例是多少", answers=("87%",))
@@ -427,6 +428,7 @@ def test_near_misses_are_answered_from_the_passages_left_when_the_answer_is_take
     assert len(answers) == 1 and "87%" not in answers[0].text
     assert seen[0] and all("87%" not in h.passage.text for h in seen[0])
     assert [h.rank for h in seen[0]] == list(range(1, len(seen[0]) + 1))
+    assert vectors[0] is not None  # the search's embedding of the question, not a second encoding
 
 
 def test_sentence_similarities_must_fit_the_passages_sentences():

@@ -14,22 +14,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from qa.answering import decision
 from qa.answering.base import SentenceSimilarity
 from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
-from qa.answering.features import analyse_passage, candidate_features
+from qa.answering.features import Candidate, analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
-from qa.answering.question import analyse_question
+from qa.answering.question import QuestionInfo, analyse_question
 from qa.answering.spans import question_words
 from qa.config import Mode
 from qa.schema import Answer, Hit
 from qa.sparse import SparseIndex
-from qa.text import Terms
+from qa.text import QueryTerms, Terms
 
 NO_ANSWER = "未找到相关内容：现有资料中没有足够依据回答这个问题。"
 NO_PASSAGES = "没有检索到与问题相关的段落。"
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """A question's candidate sentences in its top passages, with what the sentence model reads of them."""
+
+    info: QuestionInfo
+    query: QueryTerms
+    df: np.ndarray  # per distinct query term: passages containing it
+    idf: np.ndarray
+    sentences: list[Candidate]
+    rows: np.ndarray  # one feature row per sentence (qa.answering.features.FEATURES)
 
 
 class ExtractiveAnswerer:
@@ -60,30 +75,37 @@ class ExtractiveAnswerer:
         self.abstain = abstain
         self.analyse = lru_cache(maxsize=cache_size)(lambda passage: analyse_passage(passage, terms))
 
-    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
-        yield self(question, hits, mode)  # extractive: the whole answer at once
+    def stream(self, question: str, hits: list[Hit], mode: Mode,
+               vector: np.ndarray | None = None) -> Iterator[str | Answer]:
+        yield self(question, hits, mode, vector)  # extractive: the whole answer at once
 
     def threshold(self, mode: Mode) -> float:
         return self.thresholds.get(mode, self.thresholds.get("hybrid", 0.5))
 
-    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
+    def candidates(self, question: str, hits: list[Hit], vector: np.ndarray | None = None) -> Candidates:
+        """Every sentence of the top `n_passages` hits with its feature row (the fit scores the same rows)."""
         top = hits[: self.n_passages]
-        if not top:
-            return Answer(NO_ANSWER, False, 0.0, [], reason=NO_PASSAGES)
         info = analyse_question(question)
-        analysed = self.terms.query(question)
-        q_terms = list(dict.fromkeys(analysed.terms))
+        query = self.terms.query(question)
+        q_terms = list(dict.fromkeys(query.terms))
         df = self.sparse.document_frequency(q_terms)
         idf = self.sparse.idf_of(df)
-        candidates, rows = candidate_features(info, q_terms, idf, top, self.analyse,
-                                              self.similarity(question, [h.passage for h in top]))
-        if not candidates:
+        similarities = self.similarity(question, vector, [h.passage for h in top]) if top else []
+        sentences, rows = candidate_features(info, q_terms, idf, top, self.analyse, similarities)
+        return Candidates(info, query, df, idf, sentences, rows)
+
+    def __call__(self, question: str, hits: list[Hit], mode: Mode, vector: np.ndarray | None = None) -> Answer:
+        top = hits[: self.n_passages]
+        found = self.candidates(question, top, vector)
+        if not found.sentences:
             return Answer(NO_ANSWER, False, 0.0, [], reason=NO_PASSAGES)
-        logits = self.models.sentence.logits(rows)
-        unseen = float(idf[df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
-        named = list(analysed.named)
+        info, idf = found.info, found.idf
+        logits = self.models.sentence.logits(found.rows)
+        unseen = float(idf[found.df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
+        named = list(found.query.named)
         decisive = decision.decisive(named, self.sparse.document_frequency(named))
-        ev = decision.evidence(info, top, logits, rows, list(analysed.entities), decisive, unseen, self.dense_floor)
+        ev = decision.evidence(info, top, logits, found.rows, list(found.query.entities), decisive, unseen,
+                               self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)
@@ -93,6 +115,7 @@ class ExtractiveAnswerer:
         why = None if answerable else decision.reason(ev, confidence, threshold)
         if not answerable and self.abstain:
             return Answer(NO_ANSWER, False, confidence, [], reason=why, evidence=ev.features.round(4).tolist())
+        candidates = found.sentences
         chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
                                   self.models.second_sentence_ratio)
         spans = answer_spans([candidates[i] for i in chosen])

@@ -161,7 +161,6 @@ def candidate_features(
             positions.append((i, len(analysed.sentences)))
     if not candidates:
         return [], np.zeros((0, len(FEATURES)))
-    similarities = [np.asarray(s, dtype=np.float64) for s in similarities]
 
     q_units = units(info.text)
     q_bigrams = list(bigrams(q_units))

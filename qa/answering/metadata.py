@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from qa.answering.base import Answerer
 from qa.config import Mode
 from qa.metadata import find_dates
@@ -56,14 +58,15 @@ class MetadataAnswerer:
     documents: dict[str, Document]
     fallback: Answerer
 
-    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
-        yield self(question, hits, mode)  # extractive: the whole answer at once
+    def stream(self, question: str, hits: list[Hit], mode: Mode,
+               vector: np.ndarray | None = None) -> Iterator[str | Answer]:
+        yield self(question, hits, mode, vector)  # extractive: the whole answer at once
 
     def threshold(self, mode: Mode) -> float:
         return self.fallback.threshold(mode)
 
-    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
-        answer = self.fallback(question, hits, mode)
+    def __call__(self, question: str, hits: list[Hit], mode: Mode, vector: np.ndarray | None = None) -> Answer:
+        answer = self.fallback(question, hits, mode, vector)
         field = asked_field(question)
         if field is None:
             return answer

@@ -33,7 +33,7 @@ from qa.answering import spans
 from qa.answering.compose import ShortChoice, best_span, choose_sentences, pick_short
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
-from qa.answering.features import FEATURES, SentenceInfo, candidate_features
+from qa.answering.features import FEATURES, SentenceInfo
 from qa.answering.metadata import MetadataAnswerer
 from qa.answering.model import AnswerModels, LinearModel, sigmoid
 from qa.answering.question import QuestionInfo, analyse_question
@@ -88,13 +88,11 @@ def sentence_data(service: QAService, queries: Sequence[Query], mode: Mode = "hy
     labels: list[bool] = []
     groups: list[int] = []
     for i, q in enumerate(queries):
-        hits = service.search(q.text, answerer.n_passages, mode).hits
-        terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
-        cands, table = candidate_features(analyse_question(q.text), terms, answerer.sparse.idf(terms), hits,
-                                          answerer.analyse, answerer.similarity(q.text, [h.passage for h in hits]))
-        rows.append(table)
-        labels.extend(contains_gold(c.sentence.text, q.answers) for c in cands)
-        groups.extend([i] * len(cands))
+        search = service.search(q.text, answerer.n_passages, mode)
+        found = answerer.candidates(q.text, search.hits, search.vector)
+        rows.append(found.rows)
+        labels.extend(contains_gold(c.sentence.text, q.answers) for c in found.sentences)
+        groups.extend([i] * len(found.sentences))
     return SentenceData(np.vstack(rows) if rows else np.zeros((0, len(FEATURES))), np.array(labels), np.array(groups))
 
 
@@ -135,10 +133,10 @@ def near_miss_answers(service: QAService, queries: Sequence[Query], mode: Mode, 
     as the answerer would see them; their retrieval scores stay those of the full ranking."""
     answers = []
     for q in queries:
-        hits = service.search(q.text, 2 * k, mode).hits
-        kept = [h for h in hits if not contains_gold(h.passage.text, q.answers)][:k]
+        search = service.search(q.text, 2 * k, mode)
+        kept = [h for h in search.hits if not contains_gold(h.passage.text, q.answers)][:k]
         answers.append(service.state.answerer(q.text, [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)],
-                                              mode))
+                                              mode, search.vector))
     return answers
 
 
@@ -270,15 +268,13 @@ def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tup
     models = answerer.models
     out: list[list[tuple[ShortChoice, float, float]]] = []
     for q in queries:
-        hits = service.search(q.text, answerer.n_passages, "hybrid").hits
-        info = analyse_question(q.text)
-        terms = list(dict.fromkeys(answerer.terms.query(q.text).terms))
-        cands, table = candidate_features(info, terms, answerer.sparse.idf(terms), hits, answerer.analyse,
-                                          answerer.similarity(q.text, [h.passage for h in hits]))
+        search = service.search(q.text, answerer.n_passages, "hybrid")
+        found = answerer.candidates(q.text, search.hits, search.vector)
+        info, cands = found.info, found.sentences
         if not cands:
             out.append([])
             continue
-        logits = models.sentence.logits(table)
+        logits = models.sentence.logits(found.rows)
         words = spans.question_words(answerer.terms, info)
         chosen = choose_sentences(cands, sigmoid(logits), answerer.max_sentences, models.second_sentence_ratio)
         row: list[tuple[ShortChoice, float, float]] = []

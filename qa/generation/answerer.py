@@ -17,6 +17,8 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 
+import numpy as np
+
 from qa.answering.base import Answerer
 from qa.config import Mode
 from qa.generation.client import ChatClient, LLMUnavailable
@@ -39,16 +41,17 @@ class GeneratingAnswerer:
     def threshold(self, mode: Mode) -> float:
         return self.decider.threshold(mode)
 
-    def __call__(self, question: str, hits: list[Hit], mode: Mode) -> Answer:
+    def __call__(self, question: str, hits: list[Hit], mode: Mode, vector: np.ndarray | None = None) -> Answer:
         final = None
-        for item in self.stream(question, hits, mode):
+        for item in self.stream(question, hits, mode, vector):
             if isinstance(item, Answer):
                 final = item
         assert final is not None  # stream always ends with the Answer
         return final
 
-    def stream(self, question: str, hits: list[Hit], mode: Mode) -> Iterator[str | Answer]:
-        base = self.decider(question, hits, mode)
+    def stream(self, question: str, hits: list[Hit], mode: Mode,
+               vector: np.ndarray | None = None) -> Iterator[str | Answer]:
+        base = self.decider(question, hits, mode, vector)
         if not base.answerable:
             yield base
             return
