@@ -388,6 +388,13 @@ def test_a_low_threshold_is_shown_with_its_digits():
     assert "置信度 0.35，低于 0.47" in reason(ev, 0.3512, 0.4712)
 
 
+def test_a_name_missing_from_the_answers_passage_is_the_decline_reason():
+    from qa.answering.decision import DECISION_FEATURES, Evidence, reason
+
+    ev = Evidence(np.zeros(len(DECISION_FEATURES)), (), missing_at_answer=("2019",))
+    assert reason(ev, 0.1, 0.5) == "最接近答案的段落中没有提到问题里的“2019”，无法据此回答。"
+
+
 def test_a_missing_unit_is_the_decline_reason():
     from qa.answering.decision import DECISION_FEATURES, Evidence, reason
 
@@ -480,3 +487,17 @@ def test_sentence_features_do_not_depend_on_the_hash_seed():
     digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(digests) == 1 and next(iter(digests)).strip()
+
+
+def test_a_name_the_answers_own_passage_lacks_is_evidence(real_service):
+    """2019 stands in the letter (the sign-off's date), not in the passage the IDC count is quoted from
+    ("截至2018年底")."""
+    from qa.answering.decision import DECISION_FEATURES
+
+    service = real_service.with_settings(abstain=False)
+    at = DECISION_FEATURES.index("names_missing_at_answer")
+    other_year = service.ask("2019年底电信运营企业的IDC机架数达到多少", 5).answer
+    assert "IDC" in other_year.spans[0].text and "2019" not in service.passage(other_year.spans[0].passage_id).text
+    assert other_year.evidence[at] == 1.0
+    same_year = service.ask("截至2018年底全市家庭光纤宽带用户有多少户", 5).answer
+    assert "644万户" in same_year.text and same_year.evidence[at] == 0.0

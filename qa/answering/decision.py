@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answering.features import FEATURES, units
+from qa.answering.features import FEATURES, Candidate, units
 from qa.answering.question import QuestionInfo
 from qa.exact import squash
 from qa.schema import Hit
@@ -21,6 +21,7 @@ DECISION_FEATURES = (
     "best_sentence_logit", "best_sentence_share", "best_coverage", "best_chars_local", "best_aligned",
     "question_chars_found", "dense_support", "missing_entities", "unseen_terms", "type_missing", "unit_missing",
     "has_anchors", "anchors_found", "top_score", "top_margin", "best_sentence_similarity", "max_sentence_similarity",
+    "names_missing_at_answer",
 )
 
 # Columns of the candidate feature table the decision reads.
@@ -38,6 +39,7 @@ class Evidence:
     # Of those, the decisive ones (see `decisive`): the service declines whatever the model says (`capped`).
     missing_named: tuple[str, ...] = ()
     missing_unit: str = ""  # the measure word the question names (多少家) when no candidate's number carries it
+    missing_at_answer: tuple[str, ...] = ()  # names and figures of the question the best sentence's passage lacks
 
 
 def decisive(named: list[str], document_frequency: np.ndarray) -> list[str]:
@@ -73,15 +75,23 @@ def capped(confidence: float, threshold: float) -> float:
 def evidence(
     info: QuestionInfo,
     hits: list[Hit],
+    candidates: list[Candidate],
     logits: np.ndarray,
     rows: np.ndarray,
     entities: list[str],
+    named: list[str],
     decisive: list[str],
     unseen_share: float,
     floor: float,
 ) -> Evidence:
     passages = squash("".join(h.passage.text + h.passage.context for h in hits))
     missing = tuple(e for e in entities if squash(e) not in passages)
+    best = int(np.argmax(logits))
+    # Names and figures of the question that the answer's own passage lacks, though another passage may hold them:
+    # "2019年底IDC机架数" is answered from a passage "截至2018年底" while 2019 stands only in the sign-off's date.
+    answer_passage = candidates[best].hit.passage
+    local = squash(answer_passage.text + answer_passage.context)
+    missing_at_answer = tuple(e for e in named if squash(e) not in local)
     q_units = set(units(info.text))
     found_units = sum(u in passages for u in q_units) / len(q_units) if q_units else 0.0
     dense = dense_support(hits, floor)
@@ -89,7 +99,6 @@ def evidence(
     type_missing = info.kind in ("number", "date") and not rows[:, _TYPE_MATCH].any()
     missing_unit = info.unit if info.unit and not (rows[:, _UNIT_MATCH] > 0).any() else ""
     anchors_found = sum(a in passages for a in info.anchors) / len(info.anchors) if info.anchors else 0.0
-    best = int(np.argmax(logits))
     row = np.array([
         logits[best], share(logits), rows[best, _COVERAGE], rows[best, _CHARS_LOCAL], rows[best, _ALIGNED],
         found_units, dense or 0.0, min(len(missing), 3), unseen_share, float(type_missing), float(bool(missing_unit)),
@@ -98,8 +107,9 @@ def evidence(
         hits[0].score if hits else 0.0, hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
         # The question's embedding similarity to the chosen sentence and to the closest one (qa.sentence_vectors).
         rows[best, _SIMILARITY], rows[:, _SIMILARITY].max(),
+        min(len(missing_at_answer), 3),
     ])
-    return Evidence(row, missing, tuple(e for e in missing if e in decisive), missing_unit)
+    return Evidence(row, missing, tuple(e for e in missing if e in decisive), missing_unit, missing_at_answer)
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:
@@ -108,6 +118,8 @@ def reason(ev: Evidence, confidence: float, threshold: float) -> str:
         return f"资料中没有提到问题里的“{'、'.join(ev.missing_named)}”，无法据此回答。"
     if ev.missing:
         return f"检索到的段落中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
+    if ev.missing_at_answer:
+        return f"最接近答案的段落中没有提到问题里的“{'、'.join(ev.missing_at_answer)}”，无法据此回答。"
     if ev.features[DECISION_FEATURES.index("type_missing")]:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
     if ev.missing_unit:
