@@ -19,7 +19,7 @@ from qa.store import BuiltIndex
 from qa.text import Terms
 
 
-@dataclass
+@dataclass(eq=False)
 class SearchResult:
     hits: list[Hit]
     timings: dict[str, float]  # milliseconds per stage

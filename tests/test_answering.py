@@ -435,7 +435,7 @@ def test_near_misses_are_answered_from_the_passages_left_when_the_answer_is_take
     assert len(answers) == 1 and "87%" not in answers[0].text
     assert seen[0] and all("87%" not in h.passage.text for h in seen[0])
     assert [h.rank for h in seen[0]] == list(range(1, len(seen[0]) + 1))
-    assert vectors[0] is not None  # the search's embedding of the question, not a second encoding
+    assert np.array_equal(vectors[0], service.state.retriever.embed_query(question.text))  # the search's own
 
 
 def test_sentence_similarities_must_fit_the_passages_sentences():
@@ -494,10 +494,30 @@ def test_a_name_the_answers_own_passage_lacks_is_evidence(real_service):
     ("截至2018年底")."""
     from qa.answering.decision import DECISION_FEATURES
 
-    service = real_service.with_settings(abstain=False)
+    service = real_service.with_settings(abstain=False, answer_max_sentences=1)  # the quoted sentence is the best
     at = DECISION_FEATURES.index("names_missing_at_answer")
     other_year = service.ask("2019年底电信运营企业的IDC机架数达到多少", 5).answer
     assert "IDC" in other_year.spans[0].text and "2019" not in service.passage(other_year.spans[0].passage_id).text
     assert other_year.evidence[at] == 1.0
     same_year = service.ask("截至2018年底全市家庭光纤宽带用户有多少户", 5).answer
     assert "644万户" in same_year.text and same_year.evidence[at] == 0.0
+
+
+def test_each_answer_of_a_weak_follow_up_gets_the_vector_of_its_own_question(fake_service):
+    """A weak follow-up is answered alone and, rewritten, again: each answer scores sentences with the embedding of
+    the question it is given, the one its own search made."""
+    from qa.conversation import Turn
+
+    service = fake_service.with_settings(query_cache_size=0)
+    seen = []
+    decider = service.state.decider
+
+    def recording(question, hits, mode, vector=None):
+        seen.append((question, vector))
+        return decider(question, hits, mode, vector)
+
+    service.state = dataclasses.replace(service.state, decider=recording)
+    service.ask("由谁负责？", 5, history=[Turn("智慧城市顶层设计有什么安排")])
+    assert [q for q, _ in seen] == ["由谁负责？", "智慧城市顶层设计由谁负责？"]
+    for question, vector in seen:
+        assert np.array_equal(vector, service.state.retriever.embed_query(question))

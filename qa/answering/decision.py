@@ -78,12 +78,17 @@ def evidence(
     candidates: list[Candidate],
     logits: np.ndarray,
     rows: np.ndarray,
+    *,
     entities: list[str],
     named: list[str],
     decisive: list[str],
     unseen_share: float,
     floor: float,
 ) -> Evidence:
+    """The decision's evidence (DECISION_FEATURES) for `candidates` of the top `hits`, scored `logits`, with feature
+    `rows`. `entities`, `named`: the question's (qa.text.QueryTerms); `decisive`: the named ones whose absence
+    declines (`decisive`); `unseen_share`: the idf share of question terms the corpus never uses; `floor`: the
+    corpus's dense noise floor."""
     passages = squash("".join(h.passage.text + h.passage.context for h in hits))
     missing = tuple(e for e in entities if squash(e) not in passages)
     best = int(np.argmax(logits))
@@ -118,12 +123,12 @@ def reason(ev: Evidence, confidence: float, threshold: float) -> str:
         return f"资料中没有提到问题里的“{'、'.join(ev.missing_named)}”，无法据此回答。"
     if ev.missing:
         return f"检索到的段落中没有提到问题里的“{'、'.join(ev.missing)}”，无法据此回答。"
-    if ev.missing_at_answer:
-        return f"最接近答案的段落中没有提到问题里的“{'、'.join(ev.missing_at_answer)}”，无法据此回答。"
     if ev.features[DECISION_FEATURES.index("type_missing")]:
         return "检索到的段落里没有问题所问的数字或日期，无法据此回答。"
     if ev.missing_unit:
         return f"检索到的段落里没有以“{ev.missing_unit}”计的数字，无法据此回答。"
+    if ev.missing_at_answer:
+        return f"最接近答案的段落中没有提到问题里的“{'、'.join(ev.missing_at_answer)}”，无法据此回答。"
     return f"现有资料与问题的吻合度不够（置信度 {shown(confidence)}，低于 {shown(threshold)}），为避免答非所问，暂不作答。"
 
 

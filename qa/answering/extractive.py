@@ -104,8 +104,8 @@ class ExtractiveAnswerer:
         unseen = float(idf[found.df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         named = list(found.query.named)
         decisive = decision.decisive(named, self.sparse.document_frequency(named))
-        ev = decision.evidence(info, top, found.sentences, logits, found.rows, list(found.query.entities), named,
-                               decisive, unseen, self.dense_floor)
+        ev = decision.evidence(info, top, found.sentences, logits, found.rows, entities=list(found.query.entities),
+                               named=named, decisive=decisive, unseen_share=unseen, floor=self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
         threshold = self.threshold(mode)
