@@ -6,8 +6,9 @@ miss (CMRC 2018: cross-validated top-1 0.796 -> 0.811 on the tuning half, held-o
 eval/reports/answer_models.md), and the decision weighs the closest sentence's similarity.
 Embedding at build time keeps /ask free of encoder calls beyond the question's own, which a dense
 or hybrid search has already made (qa.retriever.SearchResult.vector).
-The price is at build time: a passage's sentences hold as many characters as the passage, so a build
-from an empty cache embeds about twice as long.
+The price is at build time: a passage's sentences hold as many characters as the passage. Short texts
+embed cheaply, though: the CMRC build from an empty cache took 227 s with sentences, 204 s without
+(eval/reports/collection.md; the two measured on different days).
 
     <version>/sentences.npy          float16 (sentences, dim): half the bytes, and the similarity
                                      only ranks one question's candidates
