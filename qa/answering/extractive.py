@@ -21,7 +21,15 @@ import numpy as np
 
 from qa.answering import decision
 from qa.answering.base import SentenceSimilarity
-from qa.answering.compose import answer_spans, answer_text, best_span, choose_sentences, pick_short, short_answer
+from qa.answering.compose import (
+    ShortChoice,
+    answer_spans,
+    answer_text,
+    best_span,
+    choose_sentences,
+    pick_short,
+    short_answer,
+)
 from qa.answering.features import Candidate, analyse_passage, candidate_features
 from qa.answering.model import AnswerModels, sigmoid
 from qa.answering.question import QuestionInfo, analyse_question
@@ -40,6 +48,7 @@ class Candidates:
     """A question's candidate sentences in its top passages, with what the sentence model reads of them."""
 
     info: QuestionInfo
+    hits: list[Hit]  # the top `n_passages` hits the sentences come from
     query: QueryTerms
     df: np.ndarray  # per distinct query term: passages containing it
     idf: np.ndarray
@@ -92,11 +101,18 @@ class ExtractiveAnswerer:
         idf = self.sparse.idf_of(df)
         similarities = self.similarity(question, vector, [h.passage for h in top]) if top else []
         sentences, rows = candidate_features(info, q_terms, idf, top, self.analyse, similarities)
-        return Candidates(info, query, df, idf, sentences, rows)
+        return Candidates(info, top, query, df, idf, sentences, rows)
+
+    def short_choices(self, found: Candidates, logits: np.ndarray) -> list[ShortChoice]:
+        """The quoted sentences (best first), each with its best-ranked span: `pick_short` takes the short
+        answer from among them (the fit scores the same choices)."""
+        chosen = choose_sentences(found.sentences, sigmoid(logits), self.max_sentences,
+                                  self.models.second_sentence_ratio)
+        words = question_words(self.terms, found.info)
+        return [best_span(found.info, found.sentences[i], float(logits[i]), words, self.models.span) for i in chosen]
 
     def __call__(self, question: str, hits: list[Hit], mode: Mode, vector: np.ndarray | None = None) -> Answer:
-        top = hits[: self.n_passages]
-        found = self.candidates(question, top, vector)
+        found = self.candidates(question, hits, vector)
         if not found.sentences:
             return Answer(NO_ANSWER, False, 0.0, [], reason=NO_PASSAGES)
         info, idf = found.info, found.idf
@@ -104,7 +120,7 @@ class ExtractiveAnswerer:
         unseen = float(idf[found.df == 0].sum() / idf.sum()) if idf.sum() > 0 else 0.0
         named = list(found.query.named)
         decisive = decision.decisive(named, self.sparse.document_frequency(named))
-        ev = decision.evidence(info, top, found.sentences, logits, found.rows, entities=list(found.query.entities),
+        ev = decision.evidence(info, found.hits, found.sentences, logits, found.rows, entities=list(found.query.entities),
                                named=named, decisive=decisive, unseen_share=unseen, floor=self.dense_floor)
         model = self.models.decision.get(mode) or self.models.decision["hybrid"]
         confidence = round(float(model.probabilities(ev.features[None, :])[0]), 4)
@@ -115,13 +131,8 @@ class ExtractiveAnswerer:
         why = None if answerable else decision.reason(ev, confidence, threshold)
         if not answerable and self.abstain:
             return Answer(NO_ANSWER, False, confidence, [], reason=why, evidence=ev.features.round(4).tolist())
-        candidates = found.sentences
-        chosen = choose_sentences(candidates, sigmoid(logits), self.max_sentences,
-                                  self.models.second_sentence_ratio)
-        spans = answer_spans([candidates[i] for i in chosen])
-        words = question_words(self.terms, info)
-        short = short_answer(pick_short(
-            [best_span(info, candidates[i], float(logits[i]), words, self.models.span) for i in chosen],
-            self.models.short_span_weight))
+        choices = self.short_choices(found, logits)
+        spans = answer_spans([c.candidate for c in choices])
+        short = short_answer(pick_short(choices, self.models.short_span_weight))
         return Answer(answer_text(spans), answerable, confidence, spans, reason=why, short=short,
                       evidence=ev.features.round(4).tolist())

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering import spans
-from qa.answering.compose import ShortChoice, best_span, choose_sentences, pick_short
+from qa.answering.compose import ShortChoice, pick_short
 from qa.answering.decision import DECISION_FEATURES
 from qa.answering.extractive import ExtractiveAnswerer
 from qa.answering.features import FEATURES, SentenceInfo
 from qa.answering.metadata import MetadataAnswerer
-from qa.answering.model import AnswerModels, LinearModel, sigmoid
+from qa.answering.model import AnswerModels, LinearModel
 from qa.answering.question import QuestionInfo, analyse_question
 from qa.config import Mode
 from qa.evaluation.datasets import Dataset, Query
@@ -265,21 +265,15 @@ def span_scores(examples: Sequence[SpanExample], chosen: Sequence[tuple[int, int
 def short_choices(service: QAService, queries: Sequence[Query]) -> list[list[tuple[ShortChoice, float, float]]]:
     """Per question, each quoted sentence's best span with its CMRC EM and F1."""
     answerer = _extractive(service)
-    models = answerer.models
     out: list[list[tuple[ShortChoice, float, float]]] = []
     for q in queries:
         search = service.search(q.text, answerer.n_passages, "hybrid")
         found = answerer.candidates(q.text, search.hits, search.vector)
-        info, cands = found.info, found.sentences
-        if not cands:
+        if not found.sentences:
             out.append([])
             continue
-        logits = models.sentence.logits(found.rows)
-        words = spans.question_words(answerer.terms, info)
-        chosen = choose_sentences(cands, sigmoid(logits), answerer.max_sentences, models.second_sentence_ratio)
         row: list[tuple[ShortChoice, float, float]] = []
-        for i in chosen:
-            choice = best_span(info, cands[i], float(logits[i]), words, models.span)
+        for choice in answerer.short_choices(found, answerer.models.sentence.logits(found.rows)):
             text = choice.candidate.sentence.squashed[choice.span[0]:choice.span[1]]
             row.append((choice, *em_f1(text, q.answers)))
         out.append(row)
