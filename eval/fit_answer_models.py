@@ -397,8 +397,9 @@ def main() -> None:
         f"\n\nModel: {sentence_params or 'logistic regression'}, the best cross-validated top-1 on the tuning "
         "half among:\n\n" + md_table(sentence_cv) + "\n\n" + md_table(coef) +
         "\n\n## Span ranker: the short answer inside the chosen sentence\n\n"
-        "LightGBM LambdaRank over candidate spans (qa/answering/spans.py), graded by CMRC F1, fitted on the "
-        f"{len(span_tune)} tuning-half sentences that hold a gold answer; scored here on one such sentence per "
+        "LightGBM LambdaRank over candidate spans (qa/answering/spans.py), graded by exact match, then CMRC F1 "
+        f"(`span_grade`), fitted on the {len(span_tune)} tuning-half sentences that hold a gold answer; scored "
+        "here on one such sentence per "
         "held-out question (the sentence given, so this isolates the span choice; `qa eval` scores it end to end). "
         f"Parameters {span_params} (plus {TREE_FIXED}): the cheapest to evaluate (trees × log2 leaves) within "
         f"{SPAN_PARAMS_LOSS} of the best cross-validated F1 on the tuning half:\n\n"

@@ -12,6 +12,7 @@ from qa.answering.extractive import NO_ANSWER
 from qa.answering.model import Cascade, LinearModel, load_models, save_models
 from qa.answering.question import analyse_question
 from qa.answering.short import short_span
+from qa.evaluation.answer_fit import span_grade
 from qa.evaluation.runner import em_f1
 from qa.exact import squash
 from qa.text import Terms
@@ -117,6 +118,14 @@ def test_cmrc_em_f1_follow_the_official_definition():
     em, f1 = em_f1("2004年拍摄", ["2004年"])
     assert em == 0.0 and f1 == pytest.approx(2 * (5 / 7) * 1 / (5 / 7 + 1))
     assert em_f1("", ["北京"]) == (0.0, 0.0)
+
+
+def test_the_span_ranker_learns_that_only_the_exact_answer_earns_the_top_grade():
+    gold = ["德安府（今湖北省境）", "德安府"]
+    grades = {span: span_grade(*em_f1(span, gold)) for span in ("德安府", "藩德安府", "德安府(今湖北省", "今湖北省", "前燕")}
+    assert grades["德安府"] == 10  # exact against one of the gold answers
+    # one character off scores F1 ≥ 0.85 yet stays below the exact answer, and partial overlaps are graded by F1
+    assert 10 > grades["德安府(今湖北省"] >= grades["藩德安府"] > grades["今湖北省"] > grades["前燕"] == 0
 
 
 def test_answer_models_round_trip(tmp_path):

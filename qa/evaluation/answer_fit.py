@@ -9,7 +9,7 @@
   report also measures near misses (`near_miss_answers`), which the model is not
   fitted on: the synthetic ones did not carry over to the letter's.
 - Span ranker (the short answer): LightGBM LambdaRank over the candidate
-  spans of tuning-half sentences that hold a gold answer, graded by CMRC F1.
+  spans of tuning-half sentences that hold a gold answer, graded by exact match, then CMRC F1.
 - Thresholds, per mode: the best decision accuracy on the tuning data (mean of
   the two datasets) subject to answering at least `min_answered` of CMRC's
   answerable tuning questions.
@@ -239,9 +239,20 @@ def span_vocabulary(examples: Sequence[SpanExample], size: int) -> tuple[str, ..
 @dataclass
 class SpanData:
     rows: np.ndarray
-    relevance: np.ndarray  # round(4 × the CMRC F1 of the span): LambdaRank's graded labels
+    relevance: np.ndarray  # span_grade of each candidate: LambdaRank's graded labels
     group_sizes: np.ndarray
     candidates: list[list[tuple[int, int]]]
+
+
+def span_grade(em: float, f1: float) -> int:
+    """A candidate span's graded label: an exact answer (10) outranks every partial one, graded by tenths of its
+    CMRC F1 (at most 9).
+
+    Graded by F1 alone (round(4 × F1)), a span one character off the gold (F1 ≥ 0.875) ranked as high as the
+    gold itself, and the ranker learnt loose boundaries: out of fold on the tuning half, EM 0.363 / F1 0.681
+    against 0.440 / 0.693 with this grade.
+    """
+    return 10 if em == 1.0 else min(int(10 * f1), 9)
 
 
 def span_data(examples: Sequence[SpanExample], word_ids: dict[str, int]) -> SpanData:
@@ -250,7 +261,7 @@ def span_data(examples: Sequence[SpanExample], word_ids: dict[str, int]) -> Span
         text = ex.sentence.squashed
         found = spans.candidates(ex.info, text, ex.sentence.words)
         rows.append(spans.features(ex.info, text, ex.sentence.words, found, ex.question_words, word_ids))
-        relevance += [round(4 * em_f1(text[s:e], ex.answers)[1]) for s, e in found]
+        relevance += [span_grade(*em_f1(text[s:e], ex.answers)) for s, e in found]
         sizes.append(len(found))
         cands.append(found)
     return SpanData(np.vstack(rows), np.asarray(relevance, dtype=np.int64), np.asarray(sizes), cands)
