@@ -107,8 +107,9 @@ class Settings(BaseSettings):
                           "(answerable and reason still say what the service would decide)")
     answer_max_sentences: int = Field(2, ge=1, le=5)
     answer_passages: int = Field(3, ge=1, le=10)
-    # The span ranker roughly doubles /ask's answering time on long sentences (bench.md); off, the short
-    # answer is the question-alignment heuristic's (held-out CMRC F1 0.62 against 0.73, answer_models.md).
+    # The span ranker is most of the answering time after the search (2.5× the time without it, interleaved
+    # on 300 CMRC questions on 2026-12-07); off, the short answer is the question-alignment heuristic's
+    # (held-out CMRC EM / F1 0.28 / 0.62 against 0.48 / 0.73, answer_models.md).
     short_answer_ranker: bool = Field(True, description="cut the short answer with the fitted span ranker")
 
     # --- optional generated answer (off unless QA_LLM_BASE_URL and QA_LLM_MODEL are set) ---------------

@@ -126,6 +126,19 @@ def test_the_span_ranker_learns_that_only_the_exact_answer_earns_the_top_grade()
     assert grades["德安府"] == 10  # exact against one of the gold answers
     # one character off scores F1 ≥ 0.85 yet stays below the exact answer, and partial overlaps are graded by F1
     assert 10 > grades["德安府(今湖北省"] >= grades["藩德安府"] > grades["今湖北省"] > grades["前燕"] == 0
+    assert span_grade(*em_f1("京北", ["北京"])) == 9  # every character right, in the wrong order: F1 1.0, not exact
+
+
+def test_the_span_ranker_is_fitted_on_those_grades(fake_service):
+    from qa.evaluation.answer_fit import span_data, span_examples
+    from qa.evaluation.datasets import Query
+
+    examples = span_examples(fake_service, [Query("q", "4G用户占全市移动电话的比例是多少", answers=("87%",))])
+    data = span_data(examples, {})
+    assert examples and data.relevance.max() == 10  # the gold "87%" is a candidate of its sentence
+    first = data.candidates[0]
+    text = examples[0].sentence.squashed
+    assert [int(g) for g in data.relevance[: len(first)]] == [span_grade(*em_f1(text[a:b], ("87%",))) for a, b in first]
 
 
 def test_answer_models_round_trip(tmp_path):

@@ -7,9 +7,9 @@ models are a dot product; the sentence model and the short-answer span ranker
 are LightGBM models in LightGBM's own text format (`sentence_model.txt`,
 `span_ranker.txt`): choosing a span's edges needs interactions of the edge words
 with the asked type that a linear model cannot express (held-out F1 0.64 linear
-against 0.72 ranked), and boosted trees also choose the answer sentence better
-(cross-validated top-1 0.80 for a LambdaRank model, 0.78 for a classifier,
-0.76 for logistic regression). A ranker's raw scores are not probabilities:
+against 0.72 ranked, both graded by F1 alone), and boosted trees also choose the
+answer sentence better (cross-validated top-1 0.80 for a LambdaRank model, 0.78
+for a classifier, 0.76 for logistic regression). A ranker's raw scores are not probabilities:
 `probabilities` is their sigmoid, which the second-sentence ratio and the
 decision model are fitted on as they come. The JSON names each file.
 

@@ -252,6 +252,9 @@ def span_grade(em: float, f1: float) -> int:
     gold itself, and the ranker learnt loose boundaries: out of fold on the tuning half, EM 0.363 / F1 0.681
     against 0.440 / 0.693 with this grade.
     """
+    # int() floors, and an F1 of exactly k/10 may come out a hair below it (2·6/15 = 0.7999…, graded 7): the
+    # shipped ranker is fitted so. Refitting with the boundary mended chose other parameters (31 leaves) that
+    # scored lower cross-validated (EM / F1 0.440 / 0.694 against 0.444 / 0.696) and cut "长约35公里" for 35公里.
     return 10 if em == 1.0 else min(int(10 * f1), 9)
 
 
