@@ -16,7 +16,7 @@ from qa.exact import anchors, copied_core, exact_score, squash
 from qa.filters import Filters, document_of, passage_mask
 from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
-from qa.text import Terms
+from qa.text import Terms, in_script, is_traditional
 
 
 @dataclass(eq=False)
@@ -44,6 +44,10 @@ def _stage(scores: np.ndarray, present: np.ndarray) -> list[StageScore | None]:
     return [StageScore(float(s), int(r)) if p else None for s, r, p in zip(scores, ranks, present, strict=True)]
 
 
+# Passages read to tell the corpus's script (evenly spaced: a corpus of many documents may mix scripts).
+SCRIPT_SAMPLE = 200
+
+
 class Retriever:
     def __init__(self, index: BuiltIndex, encoder: Encoder, terms: Terms, settings: Settings) -> None:
         self.index = index
@@ -53,6 +57,7 @@ class Retriever:
         self.squashed = [squash(p.text) for p in index.passages]
         self.doc_of = document_of(index.documents, index.passages)
         self.position = {p.id: i for i, p in enumerate(index.passages)}
+        self.traditional = is_traditional(p.text for p in index.passages[:: max(len(index.passages) // SCRIPT_SAMPLE, 1)])
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
@@ -61,7 +66,8 @@ class Retriever:
         # Only the head of a long query is embedded: a transformer's cost grows with every token (512 random
         # characters took 190 ms against 3 ms for a usual question), while BM25 and the exact-wording match
         # still read the whole of it.
-        vector = self.encoder.encode_queries([query[: self.settings.query_embed_chars]])[0]
+        head = in_script(query[: self.settings.query_embed_chars], self.traditional)
+        vector = self.encoder.encode_queries([head])[0]
         vector.setflags(write=False)  # shared through the cache
         return vector
 

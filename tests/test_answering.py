@@ -253,7 +253,9 @@ def test_near_misses_are_declined_with_a_chinese_reason(real_service, question):
 @pytest.mark.parametrize(
     ("question", "field"),
     [("这份答复是写给谁的", "recipient"), ("发文单位是哪个", "issuer"), ("文号是多少", "doc_number"),
-     ("答复的发文日期是哪天", "date"), ("5G覆盖哪些区域", None)],
+     ("答复的发文日期是哪天", "date"), ("5G覆盖哪些区域", None),
+     # Traditional script is folded first.
+     ("這封答覆函的文號是什麼", "doc_number"), ("這份答覆是幾月幾號發出的", "date"), ("這份答覆是寫給誰的", "recipient")],
 )
 def test_metadata_questions_are_recognised(question, field):
     from qa.answering.metadata import asked_field
@@ -269,6 +271,29 @@ def test_metadata_answers_quote_the_value_where_the_text_states_it(real_service)
         assert answer.answerable and answer.short is not None and answer.short.text == value
         assert doc.text[answer.short.start:answer.short.end] == value
         assert all(doc.text[s.start:s.end] == s.text for s in answer.spans)
+
+
+def test_the_encoder_reads_a_question_in_its_corpus_script(settings, fake_encoder, corpus_dir):
+    """A Traditional-script question over a Simplified corpus is embedded as the Simplified question is, and the
+    reverse: the dense scores are the same whichever script the user types."""
+    import opencc
+
+    from qa.service import QAService
+
+    simplified, traditional = "4G用户占全市移动电话的比例是多少", "4G用戶佔全市移動電話的比例是多少"
+
+    def dense_scores(service, question):
+        return [(h.passage.id, h.dense.score) for h in service.search(question, 5, "dense").hits]
+
+    service = QAService.start(settings, encoder=fake_encoder)
+    assert dense_scores(service, traditional) == dense_scores(service, simplified)
+
+    letter = corpus_dir / "sheitc-2019-15.txt"
+    letter.write_text(opencc.OpenCC("s2t").convert(letter.read_text(encoding="utf-8")), encoding="utf-8")
+    service = QAService.start(settings.updated(index_dir=settings.index_dir.with_name("index-traditional")),
+                              encoder=fake_encoder)
+    assert dense_scores(service, simplified) == dense_scores(service, traditional)
+    assert service.search(simplified, 1, "dense").hits[0].passage.text.count("用戶") >= 1
 
 
 def test_only_the_head_of_a_long_query_is_embedded(settings, fake_encoder):

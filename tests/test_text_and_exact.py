@@ -1,9 +1,9 @@
-"""BM25 terms (jieba, NFKC, stop words, user dictionaries) and exact-anchor matching."""
+"""BM25 terms (jieba, NFKC, stop words, user dictionaries), script folding and exact-anchor matching."""
 
 from __future__ import annotations
 
 from qa.exact import anchors, copied_core, exact_score, squash
-from qa.text import Terms, find_user_dicts
+from qa.text import Terms, find_user_dicts, in_script, is_traditional
 
 
 def test_terms_fold_width_and_case_and_drop_stopwords_and_punctuation():
@@ -13,6 +13,16 @@ def test_terms_fold_width_and_case_and_drop_stopwords_and_punctuation():
     assert "4g" in tokens and "比例" in tokens
     assert not {"的", "是", "多少", "？", "?"} & set(tokens)
     assert terms("？！。，") == [] and terms("的了吗") == []
+
+
+def test_a_texts_script_is_told_and_converted_both_ways():
+    simplified = "4G网络已基本全市覆盖，4G用户达3252万号，占全市移动电话的87%。"
+    traditional = "4G網絡已基本全市覆蓋，4G用戶達3252萬號，佔全市移動電話的87%。"
+    assert not is_traditional([simplified]) and is_traditional([traditional])
+    assert not is_traditional(["5G", "IDC", "2019年6月3日"])  # no Han characters to change
+    assert in_script(traditional, traditional=False) == simplified
+    assert in_script(simplified, traditional=True) == traditional
+    assert in_script(simplified, traditional=False) == simplified
 
 
 def test_search_mode_emits_sub_words():

@@ -89,14 +89,14 @@ def evidence(
     `rows`. `entities`, `named`: the question's (qa.text.QueryTerms); `decisive`: the named ones whose absence
     declines (`decisive`); `unseen_share`: the idf share of question terms the corpus never uses; `floor`: the
     corpus's dense noise floor."""
-    passages = squash("".join(h.passage.text + h.passage.context for h in hits))
-    missing = tuple(e for e in entities if squash(e) not in passages)
+    squashed = {h.passage.id: squash(h.passage.text + h.passage.context) for h in hits}
+    # Squashed text has no whitespace, so a name cannot match across the line break between two passages.
+    passages = "\n".join(squashed.values())
+    missing = _absent(entities, passages)
     best = int(np.argmax(logits))
     # Names and figures of the question that the answer's own passage lacks, though another passage may hold them:
     # "2019年底IDC机架数" is answered from a passage "截至2018年底" while 2019 stands only in the sign-off's date.
-    answer_passage = candidates[best].hit.passage
-    local = squash(answer_passage.text + answer_passage.context)
-    missing_at_answer = tuple(e for e in named if squash(e) not in local)
+    missing_at_answer = _absent(named, squashed[candidates[best].hit.passage.id])
     q_units = set(units(info.text))
     found_units = sum(u in passages for u in q_units) / len(q_units) if q_units else 0.0
     dense = dense_support(hits, floor)
@@ -115,6 +115,11 @@ def evidence(
         min(len(missing_at_answer), 3),
     ])
     return Evidence(row, missing, tuple(e for e in missing if e in decisive), missing_unit, missing_at_answer)
+
+
+def _absent(names: list[str], squashed: str) -> tuple[str, ...]:
+    """The names that `squashed` (text in `squash`'s form) does not contain."""
+    return tuple(e for e in names if squash(e) not in squashed)
 
 
 def reason(ev: Evidence, confidence: float, threshold: float) -> str:

@@ -21,21 +21,24 @@ from qa.answering.base import Answerer
 from qa.config import Mode
 from qa.metadata import find_dates
 from qa.schema import Answer, AnswerSpan, Document, Hit, ShortAnswer
+from qa.text import normalize
 
 _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("recipient", re.compile(r"写给谁|寫給誰|致谁|收件人|给谁的|答复(的是)?谁|答复哪位|答复对象|主送")),
+    ("recipient", re.compile(r"写给谁|致谁|收件人|给谁的|答复(的是)?谁|答复哪位|答复对象|主送")),
     ("issuer", re.compile(
         r"谁(发|写|出具|答复|回复)的|发文(单位|机关|部门)|落款(单位)?是|哪个(部门|单位|机关)(发|答复|回复|出具)")),
     ("doc_number", re.compile(r"文号|发文字号|字号是")),
     ("date", re.compile(
-        r"(发文|答复|落款|印发|成文|签发)(的)?(日期|时间)|(哪天|哪一天|什么时候|何时)(发|答复|回复|印发|签发)")),
+        r"(发文|答复|落款|印发|成文|签发)(的)?(日期|时间)|(哪天|哪一天|什么时候|何时|几月几[号日])(发|答复|回复|印发|签发)")),
 )
 METADATA_CONFIDENCE = 0.95  # the value is quoted from the document and named by its metadata
 
 
 def asked_field(question: str) -> str | None:
+    """The metadata field `question` asks for, in either script (the patterns are written in Simplified)."""
+    folded = normalize(question)
     for name, pattern in _FIELDS:
-        if pattern.search(question):
+        if pattern.search(folded):
             return name
     return None
 
