@@ -19,7 +19,7 @@ from qa.errors import IndexCorruptError, IndexWriteError
 from qa.schema import Document
 from qa.sentence_vectors import SentenceVectors, sentence_texts
 from qa.sparse import SparseIndex
-from qa.text import Terms, find_user_dicts
+from qa.text import Terms, find_user_dicts, in_script, is_traditional
 from qa.vectors import VectorStore, build_store
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,18 @@ def offtopic_probes() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def dense_floor(encoder: Encoder, vectors: VectorStore) -> float:
+def dense_floor(encoder: Encoder, vectors: VectorStore, traditional: bool) -> float:
     """The similarity an unrelated question reaches anyway on this corpus and model.
 
     Dense scores of e5-style models sit in a narrow band (0.8-0.9 for almost any
     Chinese question on any Chinese text), so the answer stage measures a
-    question's dense support above this floor rather than the raw score.
+    question's dense support above this floor rather than the raw score. The
+    probes are read in the corpus's script (`traditional`), as questions are.
     """
     if vectors.count == 0:
         return 0.0
-    best = [vectors.search(probe, 1)[1][0] for probe in encoder.encode_queries(offtopic_probes())]
+    best = [vectors.search(probe, 1)[1][0] for probe in encoder.encode_queries(
+        [in_script(probe, traditional) for probe in offtopic_probes()])]
     return round(float(sum(best) / len(best)), 4)
 
 
@@ -136,7 +138,7 @@ def build_index(
         backend=vector_store.backend,
         vector_kind=vector_store.kind,
         build_seconds=round(time.perf_counter() - started, 3),
-        dense_floor=dense_floor(encoder, vector_store),
+        dense_floor=dense_floor(encoder, vector_store, is_traditional([p.text for p in passages])),
         embedded=embedded,
         settings=index_settings(settings, terms),
     )

@@ -44,10 +44,6 @@ def _stage(scores: np.ndarray, present: np.ndarray) -> list[StageScore | None]:
     return [StageScore(float(s), int(r)) if p else None for s, r, p in zip(scores, ranks, present, strict=True)]
 
 
-# Passages read to tell the corpus's script (evenly spaced: a corpus of many documents may mix scripts).
-SCRIPT_SAMPLE = 200
-
-
 class Retriever:
     def __init__(self, index: BuiltIndex, encoder: Encoder, terms: Terms, settings: Settings) -> None:
         self.index = index
@@ -57,7 +53,7 @@ class Retriever:
         self.squashed = [squash(p.text) for p in index.passages]
         self.doc_of = document_of(index.documents, index.passages)
         self.position = {p.id: i for i, p in enumerate(index.passages)}
-        self.traditional = is_traditional(p.text for p in index.passages[:: max(len(index.passages) // SCRIPT_SAMPLE, 1)])
+        self.traditional = is_traditional([p.text for p in index.passages])
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)

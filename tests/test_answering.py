@@ -275,10 +275,13 @@ def test_metadata_answers_quote_the_value_where_the_text_states_it(real_service)
 
 def test_the_encoder_reads_a_question_in_its_corpus_script(settings, fake_encoder, corpus_dir):
     """A Traditional-script question over a Simplified corpus is embedded as the Simplified question is, and the
-    reverse: the dense scores are the same whichever script the user types."""
+    reverse: the dense scores are the same whichever script the user types, and the noise floor they are measured
+    against is found with probes in the corpus's script."""
     import opencc
 
+    from qa.indexer import offtopic_probes
     from qa.service import QAService
+    from qa.text import in_script
 
     simplified, traditional = "4G用户占全市移动电话的比例是多少", "4G用戶佔全市移動電話的比例是多少"
 
@@ -290,8 +293,13 @@ def test_the_encoder_reads_a_question_in_its_corpus_script(settings, fake_encode
 
     letter = corpus_dir / "sheitc-2019-15.txt"
     letter.write_text(opencc.OpenCC("s2t").convert(letter.read_text(encoding="utf-8")), encoding="utf-8")
+    calls: list[list[str]] = []
+    original = fake_encoder.encode_queries
+    fake_encoder.encode_queries = lambda texts: calls.append(list(texts)) or original(texts)
     service = QAService.start(settings.updated(index_dir=settings.index_dir.with_name("index-traditional")),
                               encoder=fake_encoder)
+    # The noise floor's off-topic probes are read in the corpus's script too.
+    assert [in_script(probe, traditional=True) for probe in offtopic_probes()] in calls
     assert dense_scores(service, simplified) == dense_scores(service, traditional)
     assert service.search(simplified, 1, "dense").hits[0].passage.text.count("用戶") >= 1
 
