@@ -25,7 +25,7 @@ from qa.vectors import VectorStore, build_store
 log = logging.getLogger(__name__)
 # Bump when chunking, term extraction or index contents change in code, so that
 # stored indexes are rebuilt.
-PIPELINE_VERSION = 6
+PIPELINE_VERSION = 7
 EMBEDDINGS_DIR = "embeddings"  # under index/: the embedding cache (qa.embedding.cache)
 
 

@@ -34,7 +34,7 @@ from qa.generation import ChatClient, GeneratingAnswerer, Thresholds, Verifier
 from qa.retriever import Retriever, SearchResult
 from qa.schema import Answer, Document, Passage
 from qa.store import BuiltIndex
-from qa.text import Terms
+from qa.text import Terms, in_script
 
 log = logging.getLogger(__name__)
 CALIBRATION_FILE = "thresholds.json"
@@ -95,20 +95,22 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex, retriever
 
 
 def make_verifier(settings: Settings, encoder: Encoder, terms: Terms, built: BuiltIndex,
-                  position: dict[str, int]) -> Verifier:
-    """Checks generated sentences with this index's term statistics and the service's embedder."""
+                  retriever: Retriever) -> Verifier:
+    """Checks generated sentences with this index's term statistics and the service's embedder (reading them in
+    the corpus's script, as questions are)."""
 
     def similarity(sentence: str, positions: list[int]) -> np.ndarray:
-        return built.dense.scores_for(encoder.encode_queries([sentence])[0], np.array(positions, dtype=np.int64))
+        vector = encoder.encode_queries([in_script(sentence, retriever.traditional)])[0]
+        return built.dense.scores_for(vector, np.array(positions, dtype=np.int64))
 
-    return Verifier(terms, built.sparse, similarity, position, Thresholds(
+    return Verifier(terms, built.sparse, similarity, retriever.position, Thresholds(
         settings.verify_coverage, settings.verify_coverage_with_similarity, settings.verify_similarity))
 
 
 def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
                    encoder: Encoder, terms: Terms, built: BuiltIndex, documents: dict[str, Document]) -> Answerer:
     """The LLM answerer over `decider`, verifying against this index."""
-    verifier = make_verifier(settings, encoder, terms, built, retriever.position)
+    verifier = make_verifier(settings, encoder, terms, built, retriever)
     return GeneratingAnswerer(decider, client, verifier, documents, settings.llm_passages)
 
 

@@ -64,6 +64,15 @@ def test_a_faithful_answer_is_kept_with_its_citation(client, llm):
     assert "[1]" in prompt and top["text"] in prompt and QUESTION in prompt
 
 
+def test_an_answer_in_the_other_script_is_verified_as_in_the_corpus_script(client, llm):
+    import opencc
+
+    simplified = _ask(client, llm, FAITHFUL)["verification"][0]
+    traditional = _ask(client, llm, opencc.OpenCC("s2t").convert(FAITHFUL))["verification"][0]
+    assert traditional["status"] == "supported"
+    assert traditional["similarity"] == pytest.approx(simplified["similarity"], abs=1e-6)
+
+
 def test_an_uncited_sentence_is_dropped_and_listed(client, llm):
     body = _ask(client, llm, FAITHFUL + "这些区域是全国首批5G覆盖区域。")
     assert body["generator"] == "llm" and body["answer"] == FAITHFUL

@@ -20,9 +20,12 @@ def test_a_texts_script_is_told_and_converted_both_ways():
     traditional = "4G網絡已基本全市覆蓋，4G用戶達3252萬號，佔全市移動電話的87%。"
     assert not is_traditional([simplified]) and is_traditional([traditional])
     assert not is_traditional(["5G", "IDC", "2019年6月3日"])  # no Han characters to change
+    # Most of the texts decide: a Simplified corpus quoting a Traditional document stays Simplified.
+    assert not is_traditional([simplified, simplified, traditional]) and is_traditional([traditional, traditional])
     assert in_script(traditional, traditional=False) == simplified
     assert in_script(simplified, traditional=True) == traditional
     assert in_script(simplified, traditional=False) == simplified
+    assert in_script("廢后", traditional=True) == "廢后"  # already Traditional: not converted again (廢後)
 
 
 def test_search_mode_emits_sub_words():

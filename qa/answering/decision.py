@@ -89,14 +89,14 @@ def evidence(
     `rows`. `entities`, `named`: the question's (qa.text.QueryTerms); `decisive`: the named ones whose absence
     declines (`decisive`); `unseen_share`: the idf share of question terms the corpus never uses; `floor`: the
     corpus's dense noise floor."""
-    squashed = {h.passage.id: squash(h.passage.text + h.passage.context) for h in hits}
+    by_id = {h.passage.id: squash(h.passage.text + h.passage.context) for h in hits}
     # Squashed text has no whitespace, so a name cannot match across the line break between two passages.
-    passages = "\n".join(squashed.values())
+    passages = "\n".join(by_id.values())
     missing = _absent(entities, passages)
     best = int(np.argmax(logits))
     # Names and figures of the question that the answer's own passage lacks, though another passage may hold them:
     # "2019年底IDC机架数" is answered from a passage "截至2018年底" while 2019 stands only in the sign-off's date.
-    missing_at_answer = _absent(named, squashed[candidates[best].hit.passage.id])
+    missing_at_answer = _absent(named, by_id[candidates[best].hit.passage.id])
     q_units = set(units(info.text))
     found_units = sum(u in passages for u in q_units) / len(q_units) if q_units else 0.0
     dense = dense_support(hits, floor)
