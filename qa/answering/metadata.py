@@ -28,10 +28,10 @@ _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("issuer", re.compile(
         r"谁(发|写|出具|答复|回复)的|发文(单位|机关|部门)|落款(单位)?是|哪个(部门|单位|机关)(发|答复|回复|出具)")),
     ("doc_number", re.compile(r"文号|发文字号|字号是")),
+    # 发布, 发展, 发生, 发现 are not the issuing of a document: "新套餐是几月几号发布的" asks about something else.
     ("date", re.compile(
         r"(发文|答复|落款|印发|成文|签发)(的)?(日期|时间)|(哪天|哪一天|什么时候|何时|几月几[号日])(发(?![布展生现])|答复|回复|印发|签发)")),
 )
-# 发布, 发展, 发生, 发现 are not the issuing of a document: "新套餐是几月几号发布的" asks about something else.
 METADATA_CONFIDENCE = 0.95  # the value is quoted from the document and named by its metadata
 
 
