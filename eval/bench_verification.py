@@ -105,7 +105,7 @@ def main() -> None:
     assert cmrc is not None, "CMRC 2018 is needed"
     service = start_service(cmrc, settings, args.inference)
     state = service.state
-    verifier = make_verifier(service.settings, service.encoder, state.terms, state.built, state.retriever)
+    verifier = make_verifier(service.settings, service.encoder, state.terms, state.built, state.retriever.position)
     rows = claims(cmrc, service)
     for c in rows:
         # Thresholds of zero: every verdict then comes down to the figures; the scores are kept for the sweep.

@@ -122,6 +122,7 @@ def build_index(
         show_progress=show_progress,
     )
     version = store.new_version_name()
+    traditional = is_traditional([p.text for p in passages])
     vector_store = build_store(settings, vectors[: len(passages)], version)
     sparse = SparseIndex.build([terms(p.indexed_text(settings.heading_in_bm25)) for p in passages])
     manifest = store.Manifest(
@@ -138,7 +139,8 @@ def build_index(
         backend=vector_store.backend,
         vector_kind=vector_store.kind,
         build_seconds=round(time.perf_counter() - started, 3),
-        dense_floor=dense_floor(encoder, vector_store, is_traditional([p.text for p in passages])),
+        dense_floor=dense_floor(encoder, vector_store, traditional),
+        traditional=traditional,
         embedded=embedded,
         settings=index_settings(settings, terms),
     )

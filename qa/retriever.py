@@ -16,7 +16,7 @@ from qa.exact import anchors, copied_core, exact_score, squash
 from qa.filters import Filters, document_of, passage_mask
 from qa.schema import Hit, StageScore
 from qa.store import BuiltIndex
-from qa.text import Terms, in_script, is_traditional
+from qa.text import Terms, in_script
 
 
 @dataclass(eq=False)
@@ -53,7 +53,6 @@ class Retriever:
         self.squashed = [squash(p.text) for p in index.passages]
         self.doc_of = document_of(index.documents, index.passages)
         self.position = {p.id: i for i, p in enumerate(index.passages)}
-        self.traditional = is_traditional([p.text for p in index.passages])
         self.embed_query: Callable[[str], np.ndarray] = self._embed
         if settings.query_cache_size:
             self.embed_query = lru_cache(maxsize=settings.query_cache_size)(self._embed)
@@ -62,7 +61,7 @@ class Retriever:
         # Only the head of a long query is embedded: a transformer's cost grows with every token (512 random
         # characters took 190 ms against 3 ms for a usual question), while BM25 and the exact-wording match
         # still read the whole of it.
-        head = in_script(query[: self.settings.query_embed_chars], self.traditional)
+        head = in_script(query[: self.settings.query_embed_chars], self.index.manifest.traditional)
         vector = self.encoder.encode_queries([head])[0]
         vector.setflags(write=False)  # shared through the cache
         return vector

@@ -95,22 +95,22 @@ def make_answerer(settings: Settings, terms: Terms, built: BuiltIndex, retriever
 
 
 def make_verifier(settings: Settings, encoder: Encoder, terms: Terms, built: BuiltIndex,
-                  retriever: Retriever) -> Verifier:
+                  position: dict[str, int]) -> Verifier:
     """Checks generated sentences with this index's term statistics and the service's embedder (reading them in
     the corpus's script, as questions are)."""
 
     def similarity(sentence: str, positions: list[int]) -> np.ndarray:
-        vector = encoder.encode_queries([in_script(sentence, retriever.traditional)])[0]
+        vector = encoder.encode_queries([in_script(sentence, built.manifest.traditional)])[0]
         return built.dense.scores_for(vector, np.array(positions, dtype=np.int64))
 
-    return Verifier(terms, built.sparse, similarity, retriever.position, Thresholds(
+    return Verifier(terms, built.sparse, similarity, position, Thresholds(
         settings.verify_coverage, settings.verify_coverage_with_similarity, settings.verify_similarity))
 
 
 def make_generator(settings: Settings, client: ChatClient, decider: Answerer, retriever: Retriever,
                    encoder: Encoder, terms: Terms, built: BuiltIndex, documents: dict[str, Document]) -> Answerer:
     """The LLM answerer over `decider`, verifying against this index."""
-    verifier = make_verifier(settings, encoder, terms, built, retriever)
+    verifier = make_verifier(settings, encoder, terms, built, retriever.position)
     return GeneratingAnswerer(decider, client, verifier, documents, settings.llm_passages)
 
 

@@ -57,6 +57,8 @@ class Manifest:
     vector_kind: str  # its index structure: flat | hnsw | ...
     build_seconds: float
     dense_floor: float  # mean best score of off-topic probe questions (see qa.indexer)
+    # The corpus's script (qa.text.is_traditional): questions and the floor's probes are embedded in it.
+    traditional: bool = False
     embedded: int = 0  # passages and sentences this build had to embed (the rest came from the embedding cache)
     settings: dict = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
