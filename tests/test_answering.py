@@ -578,3 +578,43 @@ def test_each_answer_of_a_weak_follow_up_gets_the_vector_of_its_own_question(fak
     assert [q for q, _ in seen] == ["由谁负责？", "智慧城市顶层设计由谁负责？"]
     for question, vector in seen:
         assert np.array_equal(vector, service.state.retriever.embed_query(question))
+
+
+def _aligned_by_counting_down(context: str, text: str, start: int, tail: bool) -> tuple[int, int, int] | None:
+    """The alignment's search as first written: every length from the longest down, for every skip."""
+    from qa.answering import short
+
+    best = None
+    for skip in range(min(short._MAX_SKIP, len(context) - 1) + 1):
+        rest = context[: len(context) - skip].rstrip("的是了之") if tail else context[skip:].lstrip("的是了之")
+        for k in range(min(len(rest), short._MAX_CONTEXT), 0, -1):
+            if best and k - 2 * skip <= best[1] - 2 * best[2]:
+                break
+            piece = rest[-k:] if tail else rest[:k]
+            if k == 1 and piece in (short._LEAD if tail else short._TRAIL):
+                break
+            pos = text.rfind(piece) if tail else text.find(piece, start)
+            if pos >= 0:
+                best = (pos + k if tail else pos, k, skip)
+                break
+    return best
+
+
+def test_the_alignment_finds_what_trying_every_length_finds():
+    """The question's contexts are located by a binary search over their length (a piece found means its own
+    pieces are found too); on random texts over a small alphabet, where partial matches abound, it must agree
+    with trying every length from the longest down."""
+    from qa.answering.question import QuestionInfo
+    from qa.answering.short import context_spans
+
+    rng = random.Random(3)
+    alphabet = "上海市的是了之在5G网络覆盖，。"
+    for _ in range(3000):
+        left, right, text = ("".join(rng.choices(alphabet, k=rng.randint(0, n))) for n in (16, 16, 40))
+        info = QuestionInfo(text="", squashed="", kind="other", left=left, right=right, unit=None, head="", anchors=())
+        found_left = _aligned_by_counting_down(left, text, 0, tail=True) if left else None
+        found_right = (_aligned_by_counting_down(right, text, found_left[0] if found_left else 0, tail=False)
+                       if right else None)
+        got_left, got_right, _ = context_spans(info, text)
+        assert got_left == ((found_left[0] - found_left[1], found_left[0]) if found_left else None), (left, text)
+        assert got_right == ((found_right[0], found_right[0] + found_right[1]) if found_right else None), (right, text)

@@ -16,6 +16,7 @@ document offsets. Every step is a bounded string search: linear in length.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from qa.answering.question import QuestionInfo
 
@@ -44,6 +45,34 @@ def typed_tokens(kind: str, text: str) -> list[re.Match[str]]:
     return []
 
 
+def _longest(limit: int, find: Callable[[int], int]) -> tuple[int, int]:
+    """The largest k in 1..limit with find(k) >= 0, and find(k); (0, -1) when there is none.
+
+    `find(k)` looks for a k-character piece of the question's context that grows with k, so its presence
+    only falls off once as k grows (the pieces of a found piece are found too): a binary search needs
+    about log2(_MAX_CONTEXT) searches where counting down from the longest needed up to _MAX_CONTEXT.
+    """
+    lo, hi, at = 0, limit, -1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        pos = find(mid)
+        if pos >= 0:
+            lo, at = mid, pos
+        else:
+            hi = mid - 1
+    return lo, at
+
+
+def _longest_tail(rest: str, text: str) -> tuple[int, int]:
+    """The longest tail of `rest` (up to _MAX_CONTEXT) found in `text`: its length and last position."""
+    return _longest(min(len(rest), _MAX_CONTEXT), lambda k: text.rfind(rest[-k:]))
+
+
+def _longest_head(rest: str, text: str, start: int) -> tuple[int, int]:
+    """The longest head of `rest` (up to _MAX_CONTEXT) found in `text[start:]`: its length and first position."""
+    return _longest(min(len(rest), _MAX_CONTEXT), lambda k: text.find(rest[:k], start))
+
+
 def _suffix_in(context: str, text: str) -> tuple[int, int, int] | None:
     """End offset in `text` of the longest tail of `context` found there, its length and how many
     trailing characters were skipped.
@@ -55,16 +84,10 @@ def _suffix_in(context: str, text: str) -> tuple[int, int, int] | None:
     best: tuple[int, int, int] | None = None
     for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
         rest = context[: len(context) - skip].rstrip("的是了之")
-        for k in range(min(len(rest), _MAX_CONTEXT), 0, -1):
-            if best and k - 2 * skip <= best[1] - 2 * best[2]:
-                break
-            piece = rest[-k:]
-            if k == 1 and piece in _LEAD:
-                break
-            pos = text.rfind(piece)
-            if pos >= 0:
-                best = (pos + k, k, skip)
-                break
+        k, pos = _longest_tail(rest, text)
+        if k == 0 or (best and k - 2 * skip <= best[1] - 2 * best[2]) or (k == 1 and rest[-1:] in _LEAD):
+            continue
+        best = (pos + k, k, skip)
     return best
 
 
@@ -79,16 +102,10 @@ def _prefix_in(context: str, text: str, start: int) -> tuple[int, int, int] | No
     best: tuple[int, int, int] | None = None
     for skip in range(min(_MAX_SKIP, len(context) - 1) + 1):
         rest = context[skip:].lstrip("的是了之")
-        for k in range(min(len(rest), _MAX_CONTEXT), 0, -1):
-            if best and k - 2 * skip <= best[1] - 2 * best[2]:
-                break
-            piece = rest[:k]
-            if k == 1 and piece in _TRAIL:
-                break
-            pos = text.find(piece, start)
-            if pos >= 0:
-                best = (pos, k, skip)
-                break
+        k, pos = _longest_head(rest, text, start)
+        if k == 0 or (best and k - 2 * skip <= best[1] - 2 * best[2]) or (k == 1 and rest[:1] in _TRAIL):
+            continue
+        best = (pos, k, skip)
     return best
 
 

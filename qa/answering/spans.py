@@ -71,6 +71,13 @@ class Words:
     words: tuple[str, ...]
     tags: tuple[str, ...]
 
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """The sentence's tables that no question changes, built when its spans are first ranked. The answerer
+        analyses a passage once (its passage cache holds these words) but ranks a sentence's spans for every
+        question that quotes it: building them per question cost about a third of the span ranking."""
+        return _layout("".join(self.words), self)  # the words cover the squashed sentence exactly
+
 
 def question_words(terms: Terms, info: QuestionInfo) -> frozenset[str]:
     """The question's jieba words: a span made of them repeats the question instead of answering it."""
@@ -85,7 +92,17 @@ def _bounds(words: Sequence[str]) -> list[int]:
 
 
 def candidates(info: QuestionInfo, text: str, words: Words) -> list[tuple[int, int]]:
-    """Candidate (start, end) spans of `text`, sorted."""
+    """Candidate (start, end) spans of `text`, sorted: the sentence's own (Layout.spans) and the alignment
+    heuristic's span for this question."""
+    spans = words.layout.spans
+    heuristic = short_span(info, text)
+    if heuristic[1] <= heuristic[0] or heuristic in words.layout.span_set:
+        return list(spans)
+    return sorted((*spans, heuristic))
+
+
+def _sentence_spans(text: str, words: Words) -> list[tuple[int, int]]:
+    """Runs of up to MAX_WORDS words inside a clause, runs of whole clauses, every number and date token."""
     ws, bounds = words.words, _bounds(words.words)
     found: set[tuple[int, int]] = set()
     for i, w in enumerate(ws):
@@ -103,7 +120,6 @@ def candidates(info: QuestionInfo, text: str, words: Words) -> list[tuple[int, i
             if clauses[j][1] - start > MAX_CLAUSE_CHARS:
                 break
             found.add((start, clauses[j][1]))
-    found.add(short_span(info, text))
     for kind in ("number", "date"):
         found.update((m.start(), m.end()) for m in typed_tokens(kind, text))
     return sorted((s, e) for s, e in found if e > s)
@@ -121,11 +137,10 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _word_edges(words: Words, n: int) -> dict[str, np.ndarray]:
+def _word_edges(words: Words, bounds: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Per character offset: facts about the word starting there (`at_*`) and the word ending there (`before_*`)."""
-    bounds = np.array(_bounds(words.words))
-    flags = np.array([_tag_flags(t) for t in words.tags]).reshape(len(words.tags), len(_TAG_CLASSES)).T
-    at, before = np.zeros((len(_TAG_CLASSES), n + 1)), np.zeros((len(_TAG_CLASSES), n + 1))
+    flags = np.array([_tag_flags(t) for t in words.tags], dtype=bool).reshape(len(words.tags), len(_TAG_CLASSES)).T
+    at, before = np.zeros((len(_TAG_CLASSES), n + 1), dtype=bool), np.zeros((len(_TAG_CLASSES), n + 1), dtype=bool)
     at[:, bounds[:-1]] = flags
     before[:, bounds[1:]] = flags
     return {f"{side}_{name}": table[i] for side, table in (("at", at), ("before", before))
@@ -141,14 +156,14 @@ _TAG_CLASSES = {
 
 
 @functools.cache
-def _tag_flags(tag: str) -> tuple[float, ...]:
+def _tag_flags(tag: str) -> tuple[bool, ...]:
     # jieba has a few dozen tags: testing each once instead of once per word keeps this off the /ask profile.
-    return tuple(float(test(tag)) for test in _TAG_CLASSES.values())
+    return tuple(test(tag) for test in _TAG_CLASSES.values())
 
 
-def _word_values(words: Words, n: int, value: Callable[[str], float]) -> tuple[np.ndarray, np.ndarray]:
+def _word_values(words: Words, bounds: np.ndarray, n: int,
+                 value: Callable[[str], float]) -> tuple[np.ndarray, np.ndarray]:
     """value(word) of the word starting at each offset, and of the word ending at each offset (0 elsewhere)."""
-    bounds = np.array(_bounds(words.words))
     values = [value(w) for w in words.words]
     at, before = np.zeros(n + 1), np.zeros(n + 1)
     at[bounds[:-1]] = values
@@ -184,6 +199,61 @@ def _covers(tokens: list[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> tupl
     return exact.astype(np.float64), inside.astype(np.float64)
 
 
+@dataclass(frozen=True, eq=False)  # arrays: no field-wise equality
+class Layout:
+    """What the span features read of one sentence whatever the question: its own candidate spans and, per
+    character offset (0..n), facts about the words and characters there. Flags are bool: a layout lives as
+    long as its passage in the answerer's cache."""
+
+    spans: tuple[tuple[int, int], ...]  # sorted
+    span_set: frozenset[tuple[int, int]]
+    bounds: np.ndarray  # word boundaries: 0, then each word's end
+    edges: dict[str, np.ndarray]  # _word_edges
+    punct_at: np.ndarray  # a punctuation word starts / ends at the offset
+    punct_before: np.ndarray
+    clause_of: np.ndarray  # per character: how many clause marks come before it
+    is_clause: np.ndarray  # per offset: a clause mark is there, or the end
+    clause_start: np.ndarray  # offset 0 or right after a clause mark
+    bad_start: np.ndarray  # per offset: the character there / before it
+    closing: np.ndarray
+    bad_end_before: np.ndarray
+    opening_before: np.ndarray
+    introduced: np.ndarray  # an introducer word (位于, 又称, ...) starts there
+    numbers: list[tuple[int, int]]
+    dates: list[tuple[int, int]]
+    marks: dict[str, np.ndarray]  # prefix counts of 、 / 和与 / 《 / 》
+
+
+def _layout(text: str, words: Words) -> Layout:
+    n = len(text)
+    bounds = np.array(_bounds(words.words))
+    spans = _sentence_spans(text, words)
+    punct_at, punct_before = _word_values(words, bounds, n, lambda w: float(w in _PUNCT))
+    clause_marks = _char_flags(text, _CLAUSE)
+    is_clause = np.append(clause_marks, True)
+    padded = text + " "
+    return Layout(
+        spans=tuple(spans), span_set=frozenset(spans), bounds=bounds, edges=_word_edges(words, bounds, n),
+        punct_at=punct_at.astype(bool), punct_before=punct_before.astype(bool),
+        clause_of=np.concatenate([[0], np.cumsum(clause_marks)])[:n], is_clause=is_clause,
+        clause_start=np.concatenate([[True], is_clause[:-1]]),
+        bad_start=_char_flags(padded, _BAD_START), closing=_char_flags(padded, _CLOSING),
+        bad_end_before=np.concatenate([[False], _char_flags(text, _BAD_END)]),
+        opening_before=np.concatenate([[False], _char_flags(text, _OPENING)]),
+        introduced=np.fromiter((text.startswith(_INTRODUCERS, a) for a in range(n)), dtype=bool, count=n),
+        numbers=[(m.start(), m.end()) for m in NUMBER.finditer(text)],
+        dates=[(m.start(), m.end()) for m in DATE.finditer(text)],
+        marks={mark: _prefix(_char_flags(text, mark)) for mark in ("、", "和与", "《", "》")},
+    )
+
+
+def _ends_of(text: str, needle: str) -> np.ndarray:
+    """Per offset 0..n: whether an occurrence of `needle` ends there."""
+    out = np.zeros(len(text) + 1, dtype=bool)
+    out[[b for _, b in _occurrences(text, needle)]] = True
+    return out
+
+
 def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int, int]],
              question_words: frozenset[str], vocabulary: dict[str, int]) -> np.ndarray:
     """One row per span, columns as in ALL_FEATURES (vectorised over the spans: this runs on every /ask)."""
@@ -205,32 +275,22 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     de = right[0] - e if right else None
     at_left = (ds == 0).astype(float) if ds is not None else np.zeros(len(s))
     at_right = (de == 0).astype(float) if de is not None else np.zeros(len(s))
-    edges = _word_edges(words, n)
-    in_q_at, in_q_before = _word_values(words, n, lambda w: float(w in question_words))
-    id_at, id_before = _word_values(words, n, lambda w: float(vocabulary.get(w, 0)))
-    punct_at, punct_before = _word_values(words, n, lambda w: float(w in _PUNCT))
-    clause_marks = _char_flags(text, _CLAUSE)
-    clause_of = np.concatenate([[0], np.cumsum(clause_marks)])[:n]
-    is_clause = np.append(clause_marks, True)
-    clause_start = np.concatenate([[True], is_clause[:-1]])  # offset 0 or right after a clause mark
-    # Per-offset tables, indexed by the spans' starts and ends (a sentence has far fewer offsets than spans).
-    padded = text + " "
-    bad_start, closing = _char_flags(padded, _BAD_START), _char_flags(padded, _CLOSING)
-    bad_end_before = np.concatenate([[False], _char_flags(text, _BAD_END)])  # at offset b: text[b - 1]
-    opening_before = np.concatenate([[False], _char_flags(text, _OPENING)])
-    introduced = np.fromiter((text.startswith(_INTRODUCERS, a) for a in range(n)), dtype=bool, count=n)
+    lay = words.layout
+    edges = lay.edges
+    in_q_at, in_q_before = _word_values(words, lay.bounds, n, lambda w: float(w in question_words))
+    id_at, id_before = _word_values(words, lay.bounds, n, lambda w: float(vocabulary.get(w, 0)))
+    clause_of, is_clause, clause_start = lay.clause_of, lay.is_clause, lay.clause_start
     head = info.head or ""
-    head_ends = np.fromiter((bool(head) and text.endswith(head, 0, b) for b in range(n + 1)), dtype=bool, count=n + 1)
-    numbers, has_number = _covers([(m.start(), m.end()) for m in NUMBER.finditer(text)], s, e)
-    dates, has_date = _covers([(m.start(), m.end()) for m in DATE.finditer(text)], s, e)
+    head_ends = _ends_of(text, head)
+    numbers, has_number = _covers(lay.numbers, s, e)
+    dates, has_date = _covers(lay.dates, s, e)
     typed = _covers([(m.start(), m.end()) for m in typed_tokens(info.kind, text)], s, e)[0]
     whole_clause = (clause_start[s] & is_clause[e]).astype(float)
     log_chars = np.log(length)
     entity_end, noun_end = edges["before_entity"][e], edges["before_noun"][e]
     kind = np.array([float(info.kind == k) for k in KINDS])
     per_kind = np.stack([typed, entity_end, log_chars, whole_clause, overlap, at_left, at_right, noun_end], axis=1)
-    marks = {mark: _prefix(_char_flags(text, mark)) for mark in ("、", "和与", "《", "》")}
-    contains = {mark: (count[e] - count[s]) > 0 for mark, count in marks.items()}
+    contains = {mark: (count[e] - count[s]) > 0 for mark, count in lay.marks.items()}
     columns = [
         heuristic_f1, ((s == hs) & (e == he)).astype(float), log_chars, (length <= 2).astype(float), overlap,
         (overlap > 0.5).astype(float),
@@ -243,7 +303,7 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
         numbers, has_number, dates, has_date, typed,
         _covers(_occurrences(text, unit), s, e)[1],
         entity_end, noun_end, edges["before_verb"][e], edges["at_verb"][s],
-        bad_start[s].astype(float), bad_end_before[e].astype(float),
+        lay.bad_start[s].astype(float), lay.bad_end_before[e].astype(float),
         contains["、"].astype(float), contains["和与"].astype(float), (contains["《"] & contains["》"]).astype(float),
         (clause_of[min(left[1], n - 1)] == clause_of[s]).astype(float) if left else far * 0,
         (clause_of[min(max(right[0] - 1, 0), n - 1)] == clause_of[e - 1]).astype(float) if right else far * 0,
@@ -253,11 +313,11 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
         *(far * k for k in kind),
         *(kind[:, None, None] * per_kind[None, :, :]).transpose(0, 2, 1).reshape(-1, len(s)),
         in_q_before[s], in_q_at[e], in_q_at[s], in_q_before[e], (s == 0).astype(float), (e == n).astype(float),
-        punct_before[s], punct_at[e], edges["before_verb"][s], edges["before_preposition"][s],
+        lay.punct_before[s], lay.punct_at[e], edges["before_verb"][s], edges["before_preposition"][s],
         edges["before_adverb"][s], edges["at_verb"][e], edges["at_particle"][e], edges["at_noun"][e],
         edges["at_preposition"][s], edges["at_adverb"][s], edges["at_particle"][s], edges["at_numeral"][s],
         edges["before_particle"][e], edges["before_numeral"][e], edges["before_measure"][e],
-        introduced[s].astype(float), closing[e].astype(float), opening_before[s].astype(float),
+        lay.introduced[s].astype(float), lay.closing[e].astype(float), lay.opening_before[s].astype(float),
         is_clause[e].astype(float) * (e < n), clause_start[s].astype(float),
         id_at[s], id_before[e], id_before[s], id_at[e],
     ]
