@@ -203,12 +203,13 @@ def test_short_answer_is_a_verbatim_span_of_the_document(fake_service):
     doc = fake_service.document("sheitc-2019-15")
     answered = 0
     for question in ["4G用户占全市移动电话的比例是多少", "全市家庭光纤宽带用户有多少户", "这份答复是写给谁的",
-                     "答复的发文日期是哪天", "5G覆盖哪些区域"]:
+                     "答复的发文日期是哪天", "5G覆盖哪些区域", "代表提的建议叫什么名字"]:
         answer = fake_service.with_settings(abstain_thresholds={"hybrid": 0.0}).ask(question, 5).answer
         if answer.short is not None:
             answered += 1
             assert doc.text[answer.short.start:answer.short.end] == answer.short.text
             assert any(s.start <= answer.short.start and answer.short.end <= s.end for s in answer.spans)
+            assert answer.short.text.count("《") == answer.short.text.count("》")
     assert answered >= 3
 
 
@@ -618,3 +619,41 @@ def test_the_alignment_finds_what_trying_every_length_finds():
         got_left, got_right, _ = context_spans(info, text)
         assert got_left == ((found_left[0] - found_left[1], found_left[0]) if found_left else None), (left, text)
         assert got_right == ((found_right[0], found_right[0] + found_right[1]) if found_right else None), (right, text)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cut", "shown"),
+    [
+        ("您提出的《关于加快推进我市智慧城市建设的建议》的代表建议收悉", "关于加快推进我市智慧城市建设的建议》",
+         "《关于加快推进我市智慧城市建设的建议》"),
+        ("您提出的《关于加快推进我市智慧城市建设的建议》的代表建议收悉", "《关于加快推进我市智慧城市建设的建议",
+         "《关于加快推进我市智慧城市建设的建议》"),
+        ("推动“新基建”发展", "“新基建", "“新基建”"),
+        ("位于「战史演武」&「争霸演武」模式", "战史演武」&「争霸演武", "「战史演武」&「争霸演武」"),
+        ("硕塞（1629年－1655年），朝鲜族人", "），朝鲜族", "朝鲜族"),  # nothing to pair with: trimmed
+        ("座堂（Cathedral Church of St. Paul）", "座堂（Cathedral Church of St.", "座堂（Cathedral Church of St."),
+        ("长约35公里。", "35公里", "35公里"),
+    ],
+)
+def test_the_short_answers_marks_pair_up(sentence, cut, shown):
+    from qa.answering.short import balanced
+
+    text, piece = squash(sentence), squash(cut)
+    at = text.find(piece)
+    start, end = balanced(text, at, at + len(piece))
+    assert text[start:end] == squash(shown)
+
+
+def test_pairing_the_marks_never_changes_the_scored_characters():
+    """Widening or trimming only adds or drops marks and separators, which the CMRC score ignores."""
+    from qa.answering.short import balanced
+    from qa.evaluation.runner import _cmrc_chars
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = "".join(rng.choices("《》“”「」()，、甲乙丙1", k=rng.randint(1, 20)))
+        a = rng.randrange(len(text))
+        b = rng.randint(a + 1, len(text))
+        start, end = balanced(text, a, b)
+        assert 0 <= start <= end <= len(text)
+        assert _cmrc_chars(text[start:end]) == _cmrc_chars(text[a:b])

@@ -11,7 +11,7 @@ from qa.answering import spans
 from qa.answering.features import Candidate
 from qa.answering.model import TreeModel
 from qa.answering.question import QuestionInfo
-from qa.answering.short import short_span
+from qa.answering.short import balanced, short_span
 from qa.answering.spans import Words
 from qa.schema import AnswerSpan, ShortAnswer
 
@@ -92,7 +92,8 @@ def short_answer(choice: ShortChoice) -> ShortAnswer | None:
     None when the sentence has nothing to cut (only punctuation) or its normalised form cannot be mapped back
     to its characters.
     """
-    sent, span = choice.candidate.sentence, choice.span
+    sent = choice.candidate.sentence
+    span = balanced(sent.squashed, *choice.span)
     mapping = _squash_map(sent.text, sent.squashed)
     if not mapping or span[1] <= span[0]:
         return None
