@@ -89,14 +89,15 @@ def pick_short(choices: list[ShortChoice], span_weight: float) -> ShortChoice:
 def short_answer(choice: ShortChoice) -> ShortAnswer | None:
     """The chosen span as a verbatim span of the document.
 
-    None when the sentence has nothing to cut (only punctuation) or its normalised form cannot be mapped back
-    to its characters.
+    None when the sentence has nothing to cut (only punctuation), the span is nothing but marks, or the
+    sentence's normalised form cannot be mapped back to its characters.
     """
-    sent = choice.candidate.sentence
-    span = balanced(sent.squashed, *choice.span)
+    sent, span = choice.candidate.sentence, choice.span
     mapping = _squash_map(sent.text, sent.squashed)
     if not mapping or span[1] <= span[0]:
         return None
-    start, end = mapping[span[0]], mapping[span[1] - 1] + 1
+    start, end = balanced(sent.text, mapping[span[0]], mapping[span[1] - 1] + 1)
+    if end <= start:  # the span held nothing but marks
+        return None
     doc_start = choice.candidate.start + start
     return ShortAnswer(sent.text[start:end], choice.candidate.hit.passage.doc_id, doc_start, doc_start + end - start)

@@ -16,6 +16,7 @@ Everything is linear in the sentence's length times MAX_WORDS.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,12 +72,17 @@ class Words:
     words: tuple[str, ...]
     tags: tuple[str, ...]
 
-    @functools.cached_property
+    @property
     def layout(self) -> Layout:
         """The sentence's tables that no question changes, built when its spans are first ranked. The answerer
         analyses a passage once (its passage cache holds these words) but ranks a sentence's spans for every
         question that quotes it: building them per question cost about a third of the span ranking."""
-        return _layout("".join(self.words), self)  # the words cover the squashed sentence exactly
+        cached = self.__dict__.get("_layout")
+        if cached is None:
+            # Stored past the frozen __setattr__, without functools.cached_property's lock (one for all
+            # instances on Python 3.11): two request threads may both build it, and either copy is the same.
+            cached = self.__dict__["_layout"] = _layout("".join(self.words), self)  # the words cover the text
+        return cached
 
 
 def question_words(terms: Terms, info: QuestionInfo) -> frozenset[str]:
@@ -94,11 +100,20 @@ def _bounds(words: Sequence[str]) -> list[int]:
 def candidates(info: QuestionInfo, text: str, words: Words) -> list[tuple[int, int]]:
     """Candidate (start, end) spans of `text`, sorted: the sentence's own (Layout.spans) and the alignment
     heuristic's span for this question."""
-    spans = words.layout.spans
+    own = _layout_of(text, words).spans
+    found = list(zip(own[:, 0].tolist(), own[:, 1].tolist(), strict=True))
     heuristic = short_span(info, text)
-    if heuristic[1] <= heuristic[0] or heuristic in words.layout.span_set:
-        return list(spans)
-    return sorted((*spans, heuristic))
+    at = bisect.bisect_left(found, heuristic)
+    if heuristic[1] > heuristic[0] and found[at:at + 1] != [heuristic]:
+        found.insert(at, heuristic)
+    return found
+
+
+def _layout_of(text: str, words: Words) -> Layout:
+    layout = words.layout
+    if layout.bounds[-1] != len(text):
+        raise ValueError(f"the words cover {layout.bounds[-1]} characters, the text has {len(text)}")
+    return layout
 
 
 def _sentence_spans(text: str, words: Words) -> list[tuple[int, int]]:
@@ -189,7 +204,7 @@ def _occurrences(text: str, needle: str) -> list[tuple[int, int]]:
     return out
 
 
-def _covers(tokens: list[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _covers(tokens: Sequence[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether each span is exactly one of `tokens`, and whether it contains one."""
     if not tokens:
         return np.zeros(len(s)), np.zeros(len(s))
@@ -202,11 +217,11 @@ def _covers(tokens: list[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> tupl
 @dataclass(frozen=True, eq=False)  # arrays: no field-wise equality
 class Layout:
     """What the span features read of one sentence whatever the question: its own candidate spans and, per
-    character offset (0..n), facts about the words and characters there. Flags are bool: a layout lives as
-    long as its passage in the answerer's cache."""
+    character offset (0..n), facts about the words and characters there. Kept compact (int32 spans and counts,
+    bool flags: about 160 bytes per character on the letter's sentences, a third of what tuples of spans took),
+    because a layout lives as long as its passage in the answerer's cache."""
 
-    spans: tuple[tuple[int, int], ...]  # sorted
-    span_set: frozenset[tuple[int, int]]
+    spans: np.ndarray  # (m, 2) int32 (start, end), sorted
     bounds: np.ndarray  # word boundaries: 0, then each word's end
     edges: dict[str, np.ndarray]  # _word_edges
     punct_at: np.ndarray  # a punctuation word starts / ends at the offset
@@ -219,8 +234,8 @@ class Layout:
     bad_end_before: np.ndarray
     opening_before: np.ndarray
     introduced: np.ndarray  # an introducer word (位于, 又称, ...) starts there
-    numbers: list[tuple[int, int]]
-    dates: list[tuple[int, int]]
+    numbers: tuple[tuple[int, int], ...]
+    dates: tuple[tuple[int, int], ...]
     marks: dict[str, np.ndarray]  # prefix counts of 、 / 和与 / 《 / 》
 
 
@@ -233,17 +248,18 @@ def _layout(text: str, words: Words) -> Layout:
     is_clause = np.append(clause_marks, True)
     padded = text + " "
     return Layout(
-        spans=tuple(spans), span_set=frozenset(spans), bounds=bounds, edges=_word_edges(words, bounds, n),
+        spans=np.asarray(spans, dtype=np.int32).reshape(-1, 2), bounds=bounds, edges=_word_edges(words, bounds, n),
         punct_at=punct_at.astype(bool), punct_before=punct_before.astype(bool),
-        clause_of=np.concatenate([[0], np.cumsum(clause_marks)])[:n], is_clause=is_clause,
+        clause_of=np.concatenate([[0], np.cumsum(clause_marks, dtype=np.int32)])[:n], is_clause=is_clause,
         clause_start=np.concatenate([[True], is_clause[:-1]]),
         bad_start=_char_flags(padded, _BAD_START), closing=_char_flags(padded, _CLOSING),
         bad_end_before=np.concatenate([[False], _char_flags(text, _BAD_END)]),
         opening_before=np.concatenate([[False], _char_flags(text, _OPENING)]),
         introduced=np.fromiter((text.startswith(_INTRODUCERS, a) for a in range(n)), dtype=bool, count=n),
-        numbers=[(m.start(), m.end()) for m in NUMBER.finditer(text)],
-        dates=[(m.start(), m.end()) for m in DATE.finditer(text)],
-        marks={mark: _prefix(_char_flags(text, mark)) for mark in ("、", "和与", "《", "》")},
+        numbers=tuple((m.start(), m.end()) for m in NUMBER.finditer(text)),
+        dates=tuple((m.start(), m.end()) for m in DATE.finditer(text)),
+        marks={mark: np.concatenate([[0], np.cumsum(_char_flags(text, mark), dtype=np.int32)])
+               for mark in ("、", "和与", "《", "》")},
     )
 
 
@@ -275,7 +291,7 @@ def features(info: QuestionInfo, text: str, words: Words, spans: list[tuple[int,
     de = right[0] - e if right else None
     at_left = (ds == 0).astype(float) if ds is not None else np.zeros(len(s))
     at_right = (de == 0).astype(float) if de is not None else np.zeros(len(s))
-    lay = words.layout
+    lay = _layout_of(text, words)
     edges = lay.edges
     in_q_at, in_q_before = _word_values(words, lay.bounds, n, lambda w: float(w in question_words))
     id_at, id_before = _word_values(words, lay.bounds, n, lambda w: float(vocabulary.get(w, 0)))
