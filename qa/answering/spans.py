@@ -186,8 +186,9 @@ def _word_values(words: Words, bounds: np.ndarray, n: int,
     return at, before
 
 
-def _prefix(flags: Sequence[bool] | np.ndarray) -> np.ndarray:
-    return np.concatenate([[0.0], np.cumsum(np.asarray(flags, dtype=np.float64))])
+def _prefix(flags: Sequence[bool] | np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """Counts of the set flags before each offset 0..n."""
+    return np.concatenate([np.zeros(1, dtype=dtype), np.cumsum(np.asarray(flags), dtype=dtype)])
 
 
 def _char_flags(text: str, chars: frozenset[str] | str) -> np.ndarray:
@@ -218,7 +219,7 @@ def _covers(tokens: Sequence[tuple[int, int]], s: np.ndarray, e: np.ndarray) -> 
 class Layout:
     """What the span features read of one sentence whatever the question: its own candidate spans and, per
     character offset (0..n), facts about the words and characters there. Kept compact (int32 spans and counts,
-    bool flags: about 160 bytes per character on the letter's sentences, a third of what tuples of spans took),
+    bool flags: about 145 bytes per character on the letter's sentences, against about 520 with tuples of spans),
     because a layout lives as long as its passage in the answerer's cache."""
 
     spans: np.ndarray  # (m, 2) int32 (start, end), sorted
@@ -250,7 +251,7 @@ def _layout(text: str, words: Words) -> Layout:
     return Layout(
         spans=np.asarray(spans, dtype=np.int32).reshape(-1, 2), bounds=bounds, edges=_word_edges(words, bounds, n),
         punct_at=punct_at.astype(bool), punct_before=punct_before.astype(bool),
-        clause_of=np.concatenate([[0], np.cumsum(clause_marks, dtype=np.int32)])[:n], is_clause=is_clause,
+        clause_of=_prefix(clause_marks, np.int32)[:n], is_clause=is_clause,
         clause_start=np.concatenate([[True], is_clause[:-1]]),
         bad_start=_char_flags(padded, _BAD_START), closing=_char_flags(padded, _CLOSING),
         bad_end_before=np.concatenate([[False], _char_flags(text, _BAD_END)]),
@@ -258,8 +259,7 @@ def _layout(text: str, words: Words) -> Layout:
         introduced=np.fromiter((text.startswith(_INTRODUCERS, a) for a in range(n)), dtype=bool, count=n),
         numbers=tuple((m.start(), m.end()) for m in NUMBER.finditer(text)),
         dates=tuple((m.start(), m.end()) for m in DATE.finditer(text)),
-        marks={mark: np.concatenate([[0], np.cumsum(_char_flags(text, mark), dtype=np.int32)])
-               for mark in ("、", "和与", "《", "》")},
+        marks={mark: _prefix(_char_flags(text, mark), np.int32) for mark in ("、", "和与", "《", "》")},
     )
 
 
